@@ -1,0 +1,103 @@
+// diffauction/core/batch.hpp - a ragged batch: the candidates of many auctions
+// stacked row-wise with per-auction offsets (SPEC §1), so auctions of different
+// N share one batch without padding. Dense layers run once over `features()`;
+// set operations run per auction on the row range [begin(b), end(b)).
+#pragma once
+
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "diffauction/core/auction.hpp"
+
+namespace diffauction {
+
+namespace detail {
+/// A ragged column: the entries of every auction stacked, with offsets[b]..offsets[b+1].
+template <class V>
+struct Stacked {
+    std::vector<V> data;
+    std::vector<Index> offsets{0};
+
+    template <class Range>
+    void append(const Range& r) {
+        for (Index i = 0; i < static_cast<Index>(r.size()); ++i) data.push_back(r[static_cast<std::size_t>(i)]);
+        offsets.push_back(static_cast<Index>(data.size()));
+    }
+    const V* at(Index b) const { return data.data() + offsets[static_cast<std::size_t>(b)]; }
+    Index len(Index b) const {
+        return offsets[static_cast<std::size_t>(b) + 1] - offsets[static_cast<std::size_t>(b)];
+    }
+};
+}  // namespace detail
+
+template <Scalar T>
+class Batch {
+public:
+    Batch() = default;
+    /// Stacks `auctions` (each validated); all must share the feature width D.
+    explicit Batch(std::span<const Auction<T>> auctions) {
+        for (const auto& a : auctions) push_back(a);
+    }
+
+    /// Number of auctions.
+    Index size() const { return static_cast<Index>(ctr_.offsets.size()) - 1; }
+    bool empty() const { return size() == 0; }
+    Index total_candidates() const { return ctr_.offsets.back(); }
+    /// Row range [begin(b), end(b)) of auction b in the stacked candidate matrices.
+    Index begin(Index b) const { return ctr_.offsets[static_cast<std::size_t>(b)]; }
+    Index end(Index b) const { return ctr_.offsets[static_cast<std::size_t>(b) + 1]; }
+    /// Feature columns D, shared by every auction of the batch.
+    Index feature_dim() const { return features_.cols(); }
+    /// All candidates' features stacked (total_candidates x D).
+    const MatrixX<T>& features() const { return features_; }
+
+    /// Validates and appends one auction; errors name the auction's index in the batch.
+    void push_back(const AuctionView<T>& a) {
+        validate(a, size());
+        const Index n = a.num_candidates();
+        if (size() > 0)
+            detail::require(a.features.cols() == features_.cols(), "features", kNone,
+                            "has " + std::to_string(a.features.cols()) +
+                                " columns but the batch has " + std::to_string(features_.cols()),
+                            size());
+        const Index rows = features_.rows();
+        features_.conservativeResize(rows + n, a.features.cols());
+        if (a.features.cols() > 0) features_.bottomRows(n) = a.features;
+        bids_.append(a.bids);
+        ctr_.append(a.ctr);
+        cvr_.append(a.cvr);
+        price_.append(a.price);
+        slot_ctr_.append(a.slot_ctr);
+        context_.append(a.context);
+        owners_.append(a.owners);
+        priors_.append(a.priors);
+    }
+
+    /// View of auction b, without copying. Bidder indices are local to the auction.
+    AuctionView<T> auction(Index b) const {
+        detail::require(b >= 0 && b < size(), "batch", b, "auction index is out of range");
+        AuctionView<T> v;
+        // Eigen::Map is re-seated with placement new (the documented idiom).
+        new (&v.bids) VectorMap<T>(bids_.at(b), bids_.len(b));
+        new (&v.ctr) VectorMap<T>(ctr_.at(b), ctr_.len(b));
+        new (&v.cvr) VectorMap<T>(cvr_.at(b), cvr_.len(b));
+        new (&v.price) VectorMap<T>(price_.at(b), price_.len(b));
+        new (&v.slot_ctr) VectorMap<T>(slot_ctr_.at(b), slot_ctr_.len(b));
+        new (&v.context) VectorMap<T>(context_.at(b), context_.len(b));
+        const Index d = features_.cols();
+        new (&v.features) MatrixMap<T>(features_.data() + begin(b) * d, d == 0 ? 0 : end(b) - begin(b), d);
+        v.owners = std::span<const Owners>(owners_.at(b), static_cast<std::size_t>(owners_.len(b)));
+        v.priors = std::span<const ValueDist<T>>(priors_.at(b), static_cast<std::size_t>(priors_.len(b)));
+        return v;
+    }
+
+private:
+    MatrixX<T> features_;
+    detail::Stacked<T> bids_, ctr_, cvr_, price_, slot_ctr_, context_;
+    detail::Stacked<Owners> owners_;
+    detail::Stacked<ValueDist<T>> priors_;
+};
+
+}  // namespace diffauction

@@ -1,0 +1,57 @@
+// diffauction/core/error.hpp - the typed exceptions every public entry point throws.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "diffauction/core/types.hpp"
+
+namespace diffauction {
+
+/// Bad input to a public entry point. `field()` names the offending field
+/// (e.g. "bids", "slot_ctr", "owners"), `index()` the element (kNone when the
+/// problem is a size or the field as a whole), `auction()` the auction within a
+/// batch (kNone for a single auction). Nothing is ever clamped silently: every
+/// rule in `validate()` throws this.
+class input_error : public std::invalid_argument {
+public:
+    input_error(std::string field, Index index, const std::string& what, Index auction = kNone)
+        : std::invalid_argument(format(field, index, what, auction)),
+          field_(std::move(field)), index_(index), auction_(auction) {}
+
+    const std::string& field() const noexcept { return field_; }
+    Index index() const noexcept { return index_; }
+    Index auction() const noexcept { return auction_; }
+
+private:
+    static std::string format(const std::string& field, Index index, const std::string& what,
+                              Index auction) {
+        // Built with append(): GCC 12 reports a false -Wrestrict on chained operator+.
+        std::string s = "diffauction: invalid input: ";
+        if (auction != kNone) s.append("auction ").append(std::to_string(auction)).append(": ");
+        s.append(field);
+        if (index != kNone) s.append("[").append(std::to_string(index)).append("]");
+        s.append(": ").append(what);
+        return s;
+    }
+    std::string field_;
+    Index index_;
+    Index auction_;
+};
+
+/// A model file that cannot be read: truncated, corrupt, wrong kind or version.
+class model_file_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+/// Throws input_error unless `ok`.
+inline void require(bool ok, const char* field, Index index, const std::string& what,
+                    Index auction = kNone) {
+    if (!ok) throw input_error(field, index, what, auction);
+}
+}  // namespace detail
+
+}  // namespace diffauction

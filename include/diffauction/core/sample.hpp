@@ -1,0 +1,37 @@
+// diffauction/core/sample.hpp - an auction together with what only a simulator
+// or a log knows: true values and conversion rates, and the logged outcome.
+// The synthetic market produces these; metrics and trainers consume them.
+#pragma once
+
+#include <vector>
+
+#include "diffauction/core/auction.hpp"
+
+namespace diffauction {
+
+/// Ground truth of one auction (never visible to a mechanism).
+template <Scalar T>
+struct Truth {
+    VectorX<T> values;  ///< M true per-click values (truthful bids equal these)
+    VectorX<T> cvr;     ///< N true conversion rates (empty when unknown)
+};
+
+/// What a logging mechanism showed and what happened (empty when not logged).
+template <Scalar T>
+struct Log {
+    std::vector<Index> list;   ///< the shown list, slot by slot
+    VectorX<T> clicks;         ///< per slot: realised clicks (0/1)
+    VectorX<T> conversions;    ///< per slot: realised conversions (0/1)
+    VectorX<T> gmv;            ///< per slot: realised GMV
+    VectorX<T> click_prob;     ///< per slot: true expected clicks of the shown list
+    MatrixX<T> metrics;        ///< N x L per-candidate metric values (training targets)
+};
+
+template <Scalar T>
+struct Sample {
+    Auction<T> auction;
+    Truth<T> truth;
+    Log<T> log;
+};
+
+}  // namespace diffauction
