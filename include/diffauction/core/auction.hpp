@@ -123,9 +123,11 @@ namespace detail {
 template <Scalar T>
 void require_finite(const VectorMap<T>& v, const char* field, Index auction, bool non_negative) {
     for (Index i = 0; i < v.size(); ++i) {
-        require(std::isfinite(v[i]), field, i, "is not finite (" + std::to_string(v[i]) + ")", auction);
+        require(std::isfinite(v[i]), field, i, [&] { return "is not finite (" + std::to_string(v[i]) + ")"; },
+                auction);
         if (non_negative)
-            require(v[i] >= T(0), field, i, "is negative (" + std::to_string(v[i]) + ")", auction);
+            require(v[i] >= T(0), field, i, [&] { return "is negative (" + std::to_string(v[i]) + ")"; },
+                    auction);
     }
 }
 template <Scalar T>
@@ -154,10 +156,10 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
     require(n > 0, "ctr", kNone, "the auction has no candidates", auction);
     detail::require_probabilities(a.ctr, "ctr", auction, /*allow_zero=*/false);
     if (!a.joint())
-        require(m == n, "bids", kNone,
-                "has " + std::to_string(m) + " entries but the auction has " + std::to_string(n) +
-                    " candidates (one bidder per candidate in an ordinary auction)",
-                auction);
+        require(m == n, "bids", kNone, [&] {
+            return "has " + std::to_string(m) + " entries but the auction has " + std::to_string(n) +
+                   " candidates (one bidder per candidate in an ordinary auction)";
+        }, auction);
     require(m > 0, "bids", kNone, "is empty", auction);
     detail::require_finite(a.bids, "bids", auction, /*non_negative=*/true);
     if (a.cvr.size() != 0) {
@@ -169,10 +171,10 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
         detail::require_finite(a.price, "price", auction, /*non_negative=*/true);
     }
     if (a.features.size() != 0) {
-        require(a.features.rows() == n, "features", kNone,
-                "has " + std::to_string(a.features.rows()) + " rows but the auction has " +
-                    std::to_string(n) + " candidates",
-                auction);
+        require(a.features.rows() == n, "features", kNone, [&] {
+            return "has " + std::to_string(a.features.rows()) + " rows but the auction has " +
+                   std::to_string(n) + " candidates";
+        }, auction);
         for (Index i = 0; i < a.features.rows(); ++i)
             require(a.features.row(i).allFinite(), "features", i, "row is not finite", auction);
     }

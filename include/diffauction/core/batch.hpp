@@ -58,10 +58,10 @@ public:
         validate(a, size());
         const Index n = a.num_candidates();
         if (size() > 0)
-            detail::require(a.features.cols() == features_.cols(), "features", kNone,
-                            "has " + std::to_string(a.features.cols()) +
-                                " columns but the batch has " + std::to_string(features_.cols()),
-                            size());
+            detail::require(a.features.cols() == features_.cols(), "features", kNone, [&] {
+                return "has " + std::to_string(a.features.cols()) + " columns but the batch has " +
+                       std::to_string(features_.cols());
+            }, size());
         const Index rows = features_.rows();
         features_.conservativeResize(rows + n, a.features.cols());
         if (a.features.cols() > 0) features_.bottomRows(n) = a.features;

@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "diffauction/core/types.hpp"
@@ -47,10 +48,18 @@ public:
 };
 
 namespace detail {
-/// Throws input_error unless `ok`.
-inline void require(bool ok, const char* field, Index index, const std::string& what,
-                    Index auction = kNone) {
-    if (!ok) throw input_error(field, index, what, auction);
+/// Throws input_error unless `ok`. Takes a literal so that a passing check costs
+/// a branch and never allocates (serving calls these on every auction).
+inline void require(bool ok, const char* field, Index index, const char* what, Index auction = kNone) {
+    if (!ok) [[unlikely]]
+        throw input_error(field, index, what, auction);
+}
+/// As above with a message built by `what()` only when the check fails.
+template <class F>
+    requires std::is_invocable_r_v<std::string, F>
+void require(bool ok, const char* field, Index index, F&& what, Index auction = kNone) {
+    if (!ok) [[unlikely]]
+        throw input_error(field, index, std::forward<F>(what)(), auction);
 }
 }  // namespace detail
 
