@@ -9,41 +9,10 @@
 #include <diffauction/metrics/ic.hpp>
 
 #include "metrics/metrics_support.hpp"
+#include "support/alloc_counter.hpp"
 
 using namespace diffauction;
 
-// Counts calls of the global operator new while `g_count_news` is set (the
-// allocation test below). Every plain and nothrow form, scalar and array, is
-// replaced so that each allocation is paired with a matching deallocation (the
-// sanitizer checks this). Eigen allocates with malloc, which this does not see;
-// the IC code itself only uses std::vector.
-namespace {
-long g_news = 0;
-bool g_count_news = false;
-void* acquire(std::size_t n) noexcept {
-    if (g_count_news) ++g_news;
-    return std::malloc(n == 0 ? 1 : n);
-}
-// Out of line so that GCC 12 does not pair the inlined free() with operator new
-// (a false -Wmismatched-new-delete: the replacement new above does use malloc).
-[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
-}  // namespace
-void* operator new(std::size_t n) {
-    if (void* p = acquire(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-    if (void* p = acquire(n)) return p;
-    throw std::bad_alloc();
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return acquire(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return acquire(n); }
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
 
 namespace {
 std::span<const double> values_of(const Sample<double>& s) {
@@ -246,7 +215,8 @@ TEST_CASE("IC metrics in float agree with double on the hand-worked GSP example"
     CHECK(r.psi_p == 0.0);
 }
 
-TEST_CASE("IC reruns allocate nothing beyond what the mechanism's own runs allocate", "[metrics][ic][alloc]") {
+TEST_CASE("IC reruns allocate nothing once warm", "[metrics][ic][alloc]") {
+    DIFFAUCTION_NEEDS_ALLOCATION_COUNTING();
     const auto data = test::random_samples<double>(14, 2, 8, 3, 3);
     const Sample<double>& s = data[1];
     const Gsp<double> gsp;
@@ -254,25 +224,12 @@ TEST_CASE("IC reruns allocate nothing beyond what the mechanism's own runs alloc
     IcWorkspace<Gsp<double>> ws;
     IcAccumulator acc;
     accumulate_ic(gsp, s.auction.view(), values_of(s), opt, ws, acc);  // warm-up
-    // Allocations of one warm run of the mechanism alone.
-    Gsp<double>::Workspace mws;
-    Outcome<double> out;
-    gsp.run(s.auction.view(), out, mws);
-    g_news = 0;
-    g_count_news = true;
-    gsp.run(s.auction.view(), out, mws);
-    g_count_news = false;
-    const long per_run = g_news;
-    // Number of reruns: 1 truthful + M * |grid| + winners * P.
-    const IcMetrics first = acc.result();
-    const long runs = 1 + static_cast<long>(first.bidders) * static_cast<long>(opt.misreport_grid.size()) +
-                      static_cast<long>(first.winners) * static_cast<long>(opt.psi_perturbations);
-    g_news = 0;
-    g_count_news = true;
+    const long before = test::allocations();
     accumulate_ic(gsp, s.auction.view(), values_of(s), opt, ws, acc);
-    g_count_news = false;
-    INFO("allocations per mechanism run: " << per_run << ", reruns: " << runs);
-    CHECK(g_news == runs * per_run);
+    CHECK(test::allocations() == before);
+    // The counter works: one vector of the size of the misreport grid is one allocation.
+    std::vector<double> probe(opt.misreport_grid.size());
+    CHECK(test::allocations() == before + 1);
 }
 
 TEST_CASE("IC metrics: validation", "[metrics][ic][validation]") {
