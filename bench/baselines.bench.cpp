@@ -51,6 +51,17 @@ const std::vector<Sample<double>>& pool30() {
     return data;
 }
 
+/// Input validation alone (every mechanism's run starts with it): N = 30, D = 15.
+void BM_ValidatePerAuction_N30(benchmark::State& state) {
+    const auto& data = pool30();
+    std::size_t t = 0;
+    for (auto _ : state) {
+        validate<double>(data[t].auction);
+        t = (t + 1) % data.size();
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
 void BM_GspPerAuction_N30_K3(benchmark::State& state) { run_pool(state, Gsp<double>(1.0), pool30()); }
 void BM_UgspPerAuction_N30_K3(benchmark::State& state) {
     run_pool(state, Ugsp<double>(1.0, 0.5, 0.5), pool30());
@@ -70,6 +81,7 @@ void BM_VcgExternalities_K3(benchmark::State& state) {
 
 }  // namespace
 
+BENCHMARK(BM_ValidatePerAuction_N30);
 BENCHMARK(BM_GspPerAuction_N30_K3);
 BENCHMARK(BM_UgspPerAuction_N30_K3);
 BENCHMARK(BM_MyersonPerAuction_N30_K3);

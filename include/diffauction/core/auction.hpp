@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <limits>
 #include <span>
 #include <string>
 #include <vector>
@@ -120,8 +121,21 @@ template <Scalar T>
 AuctionView<T> Auction<T>::view() const { return AuctionView<T>(*this); }
 
 namespace detail {
+/// True when every entry is finite. x * 0 is NaN exactly when x is Inf or NaN, so
+/// one summing pass (which Eigen vectorises, unlike the early-exit allFinite())
+/// decides it.
+template <class Derived>
+bool all_finite(const Eigen::DenseBase<Derived>& x) {
+    using T = typename Derived::Scalar;
+    return (x.derived().array() * T(0)).sum() == T(0);
+}
+// Each check runs one vectorised pass over the field; only when it fails does a
+// second pass find the first offending index for the message.
 template <Scalar T>
 void require_finite(const VectorMap<T>& v, const char* field, Index auction, bool non_negative) {
+    const bool ok = v.size() == 0 || (all_finite(v) && (!non_negative || v.minCoeff() >= T(0)));
+    if (ok) [[likely]]
+        return;
     for (Index i = 0; i < v.size(); ++i) {
         require(std::isfinite(v[i]), field, i, [&] { return "is not finite (" + std::to_string(v[i]) + ")"; },
                 auction);
@@ -132,10 +146,14 @@ void require_finite(const VectorMap<T>& v, const char* field, Index auction, boo
 }
 template <Scalar T>
 void require_probabilities(const VectorMap<T>& v, const char* field, Index auction, bool allow_zero) {
+    const bool ok = v.size() == 0 || (all_finite(v) && (allow_zero ? v.minCoeff() >= T(0) : v.minCoeff() > T(0)) &&
+                                      v.maxCoeff() <= T(1));
+    if (ok) [[likely]]
+        return;
     for (Index i = 0; i < v.size(); ++i) {
         require(std::isfinite(v[i]), field, i, "is not finite", auction);
-        require(allow_zero ? v[i] >= T(0) : v[i] > T(0), field, i,
-                allow_zero ? "is negative" : "is not positive", auction);
+        require(allow_zero ? v[i] >= T(0) : v[i] > T(0), field, i, allow_zero ? "is negative" : "is not positive",
+                auction);
         require(v[i] <= T(1), field, i, "exceeds 1", auction);
     }
 }
@@ -175,8 +193,9 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
             return "has " + std::to_string(a.features.rows()) + " rows but the auction has " +
                    std::to_string(n) + " candidates";
         }, auction);
-        for (Index i = 0; i < a.features.rows(); ++i)
-            require(a.features.row(i).allFinite(), "features", i, "row is not finite", auction);
+        if (!detail::all_finite(a.features)) [[unlikely]]
+            for (Index i = 0; i < a.features.rows(); ++i)
+                require(a.features.row(i).allFinite(), "features", i, "row is not finite", auction);
     }
     detail::require_finite(a.context, "context", auction, /*non_negative=*/false);
     const Index k = a.num_slots();

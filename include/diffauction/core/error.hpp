@@ -48,18 +48,24 @@ public:
 };
 
 namespace detail {
+/// The throwing half of `require`, kept out of line and cold so that a passing
+/// check inlines to one predictable branch.
+[[noreturn, gnu::cold, gnu::noinline]] inline void fail(const char* field, Index index, const std::string& what,
+                                                       Index auction) {
+    throw input_error(field, index, what, auction);
+}
 /// Throws input_error unless `ok`. Takes a literal so that a passing check costs
 /// a branch and never allocates (serving calls these on every auction).
 inline void require(bool ok, const char* field, Index index, const char* what, Index auction = kNone) {
     if (!ok) [[unlikely]]
-        throw input_error(field, index, what, auction);
+        fail(field, index, what, auction);
 }
 /// As above with a message built by `what()` only when the check fails.
 template <class F>
     requires std::is_invocable_r_v<std::string, F>
 void require(bool ok, const char* field, Index index, F&& what, Index auction = kNone) {
     if (!ok) [[unlikely]]
-        throw input_error(field, index, std::forward<F>(what)(), auction);
+        fail(field, index, std::forward<F>(what)(), auction);
 }
 }  // namespace detail
 

@@ -37,7 +37,8 @@ public:
         const Index n = a.num_candidates(), k = a.num_slots();
         ws.score.resize(static_cast<std::size_t>(n));
         for (Index i = 0; i < n; ++i) ws.score[static_cast<std::size_t>(i)] = a.bids[i] * squash(a.ctr[i]);
-        detail::rank_by_score<T>(ws.score, ws.order);
+        // Slots and prices read only the first K + 1 ranks.
+        detail::rank_by_score<T>(ws.score, ws.order, static_cast<std::size_t>(k) + 1);
         out.reset(k, n);
         const Index shown = std::min(k, n);
         for (Index s = 0; s < shown; ++s) {

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <concepts>
+#include <cstddef>
+#include <limits>
 #include <span>
 
 #include "diffauction/core/auction.hpp"
@@ -35,15 +37,22 @@ Outcome<typename M::scalar_type> run(const M& m, const AuctionView<typename M::s
 
 namespace detail {
 /// Fills `order` with candidate indices sorted by descending score; ties are
-/// broken by the lower index, so outcomes are deterministic.
+/// broken by the lower index, so outcomes are deterministic. With `top` < n only
+/// the first `top` entries are sorted (a partial sort, O(n log top)); the rest
+/// follow in unspecified order.
 template <class T>
-void rank_by_score(std::span<const T> score, std::vector<Index>& order) {
+void rank_by_score(std::span<const T> score, std::vector<Index>& order,
+                   std::size_t top = std::numeric_limits<std::size_t>::max()) {
     order.resize(score.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
-    std::sort(order.begin(), order.end(), [&](Index x, Index y) {
+    const auto before = [&](Index x, Index y) {
         const T sx = score[static_cast<std::size_t>(x)], sy = score[static_cast<std::size_t>(y)];
         return sx > sy || (sx == sy && x < y);
-    });
+    };
+    if (top < order.size())
+        std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(top), order.end(), before);
+    else
+        std::sort(order.begin(), order.end(), before);
 }
 }  // namespace detail
 

@@ -54,7 +54,8 @@ protected:
         ws.score.resize(static_cast<std::size_t>(n));
         for (Index i = 0; i < n; ++i)
             ws.score[static_cast<std::size_t>(i)] = l1_ * a.bids[i] * a.ctr[i] + offset(a, i);
-        rank_by_score<T>(ws.score, ws.order);
+        // Slots and prices read only the first K + 1 ranks.
+        rank_by_score<T>(ws.score, ws.order, static_cast<std::size_t>(k) + 1);
         out.reset(k, n);
         for (Index s = 0; s < std::min(k, n); ++s) {
             const Index i = ws.order[static_cast<std::size_t>(s)];

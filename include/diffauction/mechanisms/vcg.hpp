@@ -79,7 +79,8 @@ public:
             const Index n = a.num_candidates(), k = a.num_slots();
             ws.score.resize(static_cast<std::size_t>(n));
             for (Index i = 0; i < n; ++i) ws.score[static_cast<std::size_t>(i)] = a.bids[i] * a.ctr[i];
-            detail::rank_by_score<T>(ws.score, ws.order);
+            // Slots and VCG payments read only the first K + 1 ranks.
+            detail::rank_by_score<T>(ws.score, ws.order, static_cast<std::size_t>(k) + 1);
             out.reset(k, n);
             for (Index s = 0; s < std::min(k, n); ++s) {
                 const Index i = ws.order[static_cast<std::size_t>(s)];
