@@ -1,0 +1,134 @@
+#include <catch2/catch.hpp>
+
+#include <diffauction/nn/activation.hpp>
+#include <diffauction/nn/dense.hpp>
+
+#include "support/gradcheck.hpp"
+
+using namespace diffauction;
+using test::kGradTol;
+
+namespace {
+constexpr Activation kAll[] = {Activation::identity, Activation::relu, Activation::elu,
+                               Activation::sigmoid, Activation::tanh, Activation::softplus};
+const char* name(Activation f) {
+    switch (f) {
+        case Activation::identity: return "identity";
+        case Activation::relu: return "relu";
+        case Activation::elu: return "elu";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::softplus: return "softplus";
+    }
+    return "?";
+}
+
+/// Loss L = sum(R .* f(x W^T + b)) and its hand-written gradient.
+struct Probe {
+    ParamLayout layout;
+    Dense<double> dense;
+    Activation f;
+    MatrixX<double> r;
+    Probe(Index in, Index out, Activation act, Rng& rng) : dense(layout, "d", in, out), f(act) {
+        r = test::random_matrix(rng, 5, out);
+    }
+    double loss(const Eigen::VectorXd& theta, const MatrixX<double>& x) const {
+        MatrixX<double> z, y;
+        dense.forward(theta, x, z);
+        y.resize(z.rows(), z.cols());
+        activate<double>(f, z, y);
+        return (y.array() * r.array()).sum();
+    }
+    void gradient(const Eigen::VectorXd& theta, const MatrixX<double>& x, Eigen::VectorXd& grad,
+                  MatrixX<double>& dx) const {
+        MatrixX<double> z, y, dz(5, r.cols());
+        dense.forward(theta, x, z);
+        y.resize(z.rows(), z.cols());
+        activate<double>(f, z, y);
+        activate_backward<double>(f, z, y, r, dz);
+        dense.backward(theta, x, dz, grad, &dx);
+    }
+};
+}  // namespace
+
+TEST_CASE("Dense + activations: parameter gradient and input Jacobian match central differences",
+          "[nn][dense][grad]") {
+    for (Activation f : kAll) {
+        INFO(name(f));
+        Rng rng(11);
+        Probe p(4, 3, f, rng);
+        Eigen::VectorXd theta = Eigen::VectorXd::Zero(p.layout.size());
+        p.dense.init(theta, rng);
+        view(theta, p.dense.bias_slot()) = test::random_matrix(rng, 1, 3, 0.3);
+        // Inputs away from ReLU/ELU kinks: |z| > 1e-3 everywhere for this seed.
+        const MatrixX<double> x = test::random_matrix(rng, 5, 4);
+        Eigen::VectorXd grad = Eigen::VectorXd::Zero(theta.size());
+        MatrixX<double> dx;
+        p.gradient(theta, x, grad, dx);
+        const auto num_theta = test::numeric_gradient([&](const Eigen::VectorXd& t) { return p.loss(t, x); }, theta);
+        CHECK(test::relative_error(grad, num_theta) < kGradTol);
+        const auto num_x = test::numeric_gradient(
+            [&](const Eigen::VectorXd& v) { return p.loss(theta, test::unflatten(v, 5, 4)); }, test::flatten(x));
+        CHECK(test::relative_error(test::flatten(dx), num_x) < kGradTol);
+
+        // Accumulation: a second backward call doubles the parameter gradient.
+        Eigen::VectorXd twice = grad;
+        p.gradient(theta, x, twice, dx);
+        CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
+    }
+}
+
+TEST_CASE("Dense: rows are independent (batch invariance) and interleaved calls do not interfere",
+          "[nn][dense]") {
+    Rng rng(12);
+    ParamLayout layout;
+    Dense<double> d(layout, "d", 3, 2);
+    Eigen::VectorXd theta(layout.size());
+    d.init(theta, rng);
+    const MatrixX<double> a = test::random_matrix(rng, 4, 3), b = test::random_matrix(rng, 2, 3);
+    MatrixX<double> ab(6, 3);
+    ab << a, b;
+    MatrixX<double> ya, yb, yab;
+    d.forward(theta, a, ya);
+    d.forward(theta, b, yb);
+    d.forward(theta, ab, yab);
+    CHECK((yab.topRows(4) - ya).norm() == 0.0);
+    CHECK((yab.bottomRows(2) - yb).norm() == 0.0);
+    // Backward on a, then b, equals backward on the stacked batch.
+    Eigen::VectorXd g1 = Eigen::VectorXd::Zero(theta.size()), g2 = g1;
+    const MatrixX<double> dya = test::random_matrix(rng, 4, 2), dyb = test::random_matrix(rng, 2, 2);
+    MatrixX<double> dyab(6, 2);
+    dyab << dya, dyb;
+    d.backward(theta, a, dya, g1, nullptr);
+    d.backward(theta, b, dyb, g1, nullptr);
+    d.backward(theta, ab, dyab, g2, nullptr);
+    CHECK((g1 - g2).norm() <= 1e-12 * g2.norm());
+}
+
+TEST_CASE("Dense: mismatched input width is an input_error", "[nn][dense][validate]") {
+    ParamLayout layout;
+    Dense<double> d(layout, "d", 3, 2);
+    Eigen::VectorXd theta = Eigen::VectorXd::Zero(layout.size());
+    MatrixX<double> y;
+    CHECK_THROWS_AS(d.forward(theta, MatrixX<double>::Zero(2, 4), y), input_error);
+    CHECK_THROWS_AS(ParamLayout().add("w", -1, 2), input_error);
+    ParamLayout twice;
+    twice.add("w", 1, 1);
+    CHECK_THROWS_AS(twice.add("w", 1, 1), input_error);
+}
+
+TEST_CASE("Activations: values at hand-picked points", "[nn][activation]") {
+    MatrixX<double> x(1, 3), y(1, 3);
+    x << -1.0, 0.0, 2.0;
+    activate<double>(Activation::elu, x, y);
+    CHECK(y(0, 0) == Approx(std::exp(-1.0) - 1.0));
+    CHECK(y(0, 2) == 2.0);
+    activate<double>(Activation::softplus, x, y);
+    CHECK(y(0, 1) == Approx(std::log(2.0)));
+    x(0, 2) = 800.0;  // no overflow
+    activate<double>(Activation::softplus, x, y);
+    CHECK(y(0, 2) == Approx(800.0));
+    activate<double>(Activation::sigmoid, x, y);
+    CHECK(y(0, 2) == 1.0);
+    CHECK(y(0, 1) == 0.5);
+}
