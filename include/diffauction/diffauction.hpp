@@ -11,11 +11,14 @@
 #include "diffauction/core/click_model.hpp"
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/outcome.hpp"
+#include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
 
 // Sorting and list helpers (SPEC §2).
+#include "diffauction/nn/activation.hpp"
+#include "diffauction/nn/dense.hpp"
 #include "diffauction/sort/lists.hpp"
 
 // Mechanisms (SPEC §3, §4).
