@@ -12,6 +12,9 @@ file(GLOB_RECURSE headers RELATIVE ${INCLUDE_DIR} ${INCLUDE_DIR}/diffauction/*.h
 list(REMOVE_ITEM headers ${umbrella})
 list(FILTER headers EXCLUDE REGEX "(^|/)detail/")
 list(SORT headers)
+if(NOT headers)
+  message(FATAL_ERROR "umbrella_complete.cmake: no public headers under ${INCLUDE_DIR} (INCLUDE_DIR must be absolute)")
+endif()
 
 set(include_re "^[ \t]*#[ \t]*include[ \t]*[<\"](diffauction/[^>\"]+)[>\"]")
 file(STRINGS ${INCLUDE_DIR}/${umbrella} lines REGEX "${include_re}")
