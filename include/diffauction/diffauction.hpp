@@ -33,6 +33,10 @@
 #include "diffauction/mechanisms/wvcg.hpp"
 
 // Metrics and evaluation (SPEC §5).
+#include "diffauction/train/adam.hpp"
+#include "diffauction/train/progress.hpp"
+#include "diffauction/train/schedule.hpp"
+#include "diffauction/train/trainer.hpp"
 #include "diffauction/metrics/business.hpp"
 #include "diffauction/metrics/evaluate.hpp"
 #include "diffauction/metrics/ic.hpp"
