@@ -18,8 +18,11 @@
 
 // Sorting and list helpers (SPEC §2).
 #include "diffauction/nn/activation.hpp"
+#include "diffauction/nn/deep_set.hpp"
 #include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/minmax.hpp"
 #include "diffauction/sort/lists.hpp"
+#include "diffauction/sort/neural_sort.hpp"
 
 // Mechanisms (SPEC §3, §4).
 #include "diffauction/mechanisms/affine_maximiser.hpp"

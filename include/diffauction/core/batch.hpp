@@ -14,6 +14,17 @@
 namespace diffauction {
 
 namespace detail {
+/// Checks segment offsets of a ragged batch: B + 1 entries, starting at 0,
+/// non-decreasing, ending at `total` rows. Shared by every set operation.
+inline void check_segment_offsets(std::span<const Index> offsets, Index total) {
+    require(!offsets.empty(), "offsets", kNone, "needs B + 1 entries (at least {0})");
+    require(offsets.front() == 0, "offsets", 0, "must start at 0");
+    for (std::size_t b = 1; b < offsets.size(); ++b)
+        require(offsets[b] >= offsets[b - 1], "offsets", static_cast<Index>(b), "must be non-decreasing");
+    require(offsets.back() == total, "offsets", static_cast<Index>(offsets.size()) - 1,
+            "must end at the number of rows");
+}
+
 /// A ragged column: the entries of every auction stacked, with offsets[b]..offsets[b+1].
 template <class V>
 struct Stacked {
@@ -48,6 +59,9 @@ public:
     /// Row range [begin(b), end(b)) of auction b in the stacked candidate matrices.
     Index begin(Index b) const { return ctr_.offsets[static_cast<std::size_t>(b)]; }
     Index end(Index b) const { return ctr_.offsets[static_cast<std::size_t>(b) + 1]; }
+    /// The candidate-row offsets (size() + 1 entries): what set operations
+    /// (DeepSet, NeuralSort, attention) take to find each auction's rows.
+    std::span<const Index> offsets() const { return ctr_.offsets; }
     /// Feature columns D, shared by every auction of the batch.
     Index feature_dim() const { return features_.cols(); }
     /// All candidates' features stacked (total_candidates x D).
