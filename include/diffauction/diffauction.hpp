@@ -10,6 +10,7 @@
 #include "diffauction/core/batch.hpp"
 #include "diffauction/core/click_model.hpp"
 #include "diffauction/core/error.hpp"
+#include "diffauction/core/io.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
