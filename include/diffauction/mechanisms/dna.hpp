@@ -1,0 +1,582 @@
+// diffauction/mechanisms/dna.hpp - DNA, the Deep Neural Auction (SPEC §4.1; Liu et
+// al., KDD 2021): the serving mechanism (τ = 0), the relaxed outcome and loss used
+// in training, and the adapter that plugs it into the Trainer (train/trainer.hpp).
+//
+//   x_i  = [features_i, ctr_i, cvr_i]              bid-free input (choice, see Dna)
+//   h'_i = DeepSet(x over i's auction)_i           context; bids never enter
+//   x'_i = [x_i, h'_i]
+//   r_i  = MinMax(b_i; x'_i)                       strictly increasing in b_i
+//   serving: sort by r (ties → lower index), top min(K, N) win; slot k pays
+//            p = min(max(0, r⁻¹(r_(k+1); x'_i)), b_i) per click (0 when nobody is below)
+//   training: P̂ = NeuralSort(r, τ) (first K rows), F_all[i] = Σ_l λ_l f_l(i),
+//            L = −Σ_k β_k P̂[k,:]·F_all − (α/K) Σ_k log P̂[k, y_k]
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "diffauction/core/auction.hpp"
+#include "diffauction/core/batch.hpp"
+#include "diffauction/core/error.hpp"
+#include "diffauction/core/outcome.hpp"
+#include "diffauction/core/params.hpp"
+#include "diffauction/core/rng.hpp"
+#include "diffauction/core/sample.hpp"
+#include "diffauction/core/types.hpp"
+#include "diffauction/mechanisms/mechanism.hpp"
+#include "diffauction/nn/deep_set.hpp"
+#include "diffauction/nn/minmax.hpp"
+#include "diffauction/sort/neural_sort.hpp"
+#include "diffauction/train/schedule.hpp"
+#include "diffauction/train/trainer.hpp"
+
+namespace diffauction {
+
+/// DNA's hyper-parameters. The model does not depend on the number of slots K:
+/// every auction brings its own `slot_ctr`.
+struct DnaConfig {
+    Index feature_dim = 0;             ///< D: columns of `Auction::features` (0 allowed)
+    std::vector<Index> phi1{128, 32};  ///< DeepSet φ₁ layer widths (DNA: 128 → 32)
+    std::vector<Index> phi2{16};       ///< DeepSet φ₂ layer widths (DNA: 16)
+    Index groups = 5;                  ///< Q: MIN-MAX groups
+    Index units = 20;                  ///< Z: linear units per group
+};
+
+/// Weights of the training objective F_all[i] = Σ_l λ_l f_l(i) and of L_ce.
+///
+/// Units (choice): every term is divided by its scale, so that with scales equal to
+/// the terms' typical sizes the λ's are dimensionless mix weights. `DnaTrainable`
+/// sets the scales to training-set means by default (`normalise_objective`); with
+/// all scales 1 the λ's carry the units of their terms (revenue per impression at
+/// position factor 1, and whatever the metric columns hold).
+template <Scalar T>
+struct DnaObjective {
+    /// λ of revenue, f_rev(i) = price_i·ctr_i, price_i = max(0, r⁻¹(r_next(i); x'_i))
+    /// from the candidate right below i in the hard order (0 for the last one).
+    T revenue = T(1);
+    /// λ_l of column l of `Log::metrics` (for the synthetic market: MarketMetric —
+    /// ctr, ctr·cvr, ctr·cvr·price (GMV), ctr·value); may be shorter than L (missing = 0).
+    std::vector<T> metrics{};
+    T revenue_scale = T(1);          ///< f_rev is divided by this (> 0)
+    std::vector<T> metric_scales{};  ///< f_l is divided by metric_scales[l] (> 0; missing = 1)
+    T alpha = T(1);                  ///< weight α of L_ce (choice: 1, equal weight; >= 0)
+};
+
+namespace detail {
+template <Scalar T>
+void validate_objective(const DnaObjective<T>& o) {
+    require(std::isfinite(o.revenue), "objective.revenue", kNone, "must be finite");
+    require(std::isfinite(o.revenue_scale) && o.revenue_scale > T(0), "objective.revenue_scale", kNone,
+            "must be finite and > 0");
+    for (std::size_t l = 0; l < o.metrics.size(); ++l)
+        require(std::isfinite(o.metrics[l]), "objective.metrics", static_cast<Index>(l), "must be finite");
+    for (std::size_t l = 0; l < o.metric_scales.size(); ++l)
+        require(std::isfinite(o.metric_scales[l]) && o.metric_scales[l] > T(0), "objective.metric_scales",
+                static_cast<Index>(l), "must be finite and > 0");
+    require(std::isfinite(o.alpha) && o.alpha >= T(0), "objective.alpha", kNone, "must be finite and >= 0");
+}
+/// Number of metric columns the objective reads (index of the last non-zero λ + 1).
+template <Scalar T>
+Index metric_columns_used(const DnaObjective<T>& o) {
+    Index used = 0;
+    for (std::size_t l = 0; l < o.metrics.size(); ++l)
+        if (o.metrics[l] != T(0)) used = static_cast<Index>(l) + 1;
+    return used;
+}
+}  // namespace detail
+
+/// The default τ annealing (choice): exponential from 1.0, ×0.999 per step, with a
+/// floor of 0.05 (reached after about 3 000 steps).
+template <Scalar T>
+Schedule<T> default_dna_tau_schedule() {
+    return ExponentialSchedule<T>(T(1), T(0.999), 1, T(0.05));
+}
+
+/// The Deep Neural Auction over one flat parameter vector (STYLE.md).
+///
+/// Input (choice): x_i = [features row i, ctr_i, cvr_i] with cvr_i = 0 when the
+/// auction has no cvr; `context` (user features) and item `price` are not used
+/// (the synthetic market already carries log item price as a feature column).
+/// Bids never enter x, h' or the set encoder: only r sees b_i, and only its own.
+///
+/// Serving (`run`, the Mechanism concept): ordinary auctions only. The winner in
+/// slot k pays its critical bid r⁻¹(r_(k+1); x'_i), the bid at which its score
+/// would tie the next candidate's (0 when nobody is below). Over the bid domain
+/// [0, ∞) the critical bid is max(0, r⁻¹(·)): when r(0; x'_i) already beats the
+/// next score, the ad wins even at bid 0 and its critical bid is 0 — this is the
+/// definition of the critical bid, not a clamp. min(·, b_i) then only absorbs the
+/// last-ulp rounding of r⁻¹(r(b)) = b. Click probability: slot_ctr[k]·ctr_i.
+/// Because r is strictly increasing in b_i and nobody else's score depends on b_i,
+/// the allocation is monotone and the price is the critical bid: exact IC for value
+/// maximisers (Ψ_v = Ψ_p = 0 up to rounding).
+///
+/// The model is immutable while serving: threads share it, each with its own
+/// Workspace and Outcome.
+template <Scalar T>
+class Dna {
+public:
+    using scalar_type = T;
+
+    /// Buffers of one candidate count N (see Workspace).
+    struct Buffers {
+        MatrixX<T> x;                                ///< N x (D + 2): bid-free inputs
+        typename DeepSet<T>::Cache set;              ///< set encoder; set.output() = h'
+        MatrixX<T> xp;                               ///< N x (D + 2 + H): x' = [x, h']
+        typename MinMaxScorer<T>::Cache score;       ///< scorer cache
+        VectorX<T> r;                                ///< N rank scores
+    };
+    /// Serving scratch, one per thread. (choice) It keeps one `Buffers` per
+    /// candidate count N: Eigen reallocates a matrix whenever its size changes, so
+    /// sharing one set of buffers across auctions of different N would allocate on
+    /// every change. After each N has been seen once, `run` allocates nothing.
+    struct Workspace {
+        std::vector<Buffers> by_n;                  ///< by_n[N]: buffers for auctions of N candidates
+        std::vector<Index> order;                   ///< ranking (top K + 1 sorted)
+        typename MinMaxScorer<T>::Cache inverse;    ///< one-row inverse cache
+        VectorX<T> t = VectorX<T>::Zero(1);         ///< one target score
+        VectorX<T> bid = VectorX<T>::Zero(1);       ///< one inverse result
+        Index last_n = 0;                           ///< N of the last run
+        /// The buffers of the last run (its x, h' = set.output(), x', r).
+        const Buffers& last() const { return by_n[static_cast<std::size_t>(last_n)]; }
+    };
+
+    /// Forward values of the relaxed outcome over a ragged batch of samples, and
+    /// backward scratch; reuse one per thread (resize only).
+    struct TrainCache {
+        std::vector<Index> offsets;      ///< B + 1 candidate offsets of the batch
+        std::vector<Index> k;            ///< per auction: K_b = min(K, N_b)
+        std::vector<Index> beta_offsets; ///< B + 1 offsets into `beta`
+        VectorX<T> beta;                 ///< stacked slot CTRs β_1..β_{K_b} per auction
+        MatrixX<T> x;                    ///< total x (D + 2) bid-free inputs
+        VectorX<T> bids, ctr;            ///< stacked candidate bids and CTRs
+        VectorX<T> f_metrics;            ///< metric part of F_all (bid-free, constant)
+        typename DeepSet<T>::Cache set;  ///< set encoder
+        MatrixX<T> xp;                   ///< total x F: x' = [x, h']
+        typename MinMaxScorer<T>::Cache score, inverse;  ///< forward / inverse scorer caches
+        VectorX<T> r;                    ///< stacked rank scores
+        std::vector<Index> order;        ///< stacked hard order by r (local indices, ties → lower)
+        std::vector<Index> inv_row;      ///< inverse row → its candidate (global index)
+        std::vector<Index> inv_next;     ///< inverse row → the candidate right below it (global)
+        MatrixX<T> x_inv;                ///< x' of the inverse rows
+        VectorX<T> t, raw;               ///< next scores and r⁻¹(t; x') per inverse row
+        VectorX<T> price;                ///< per candidate: max(0, raw), 0 for the last in order
+        VectorX<T> f;                    ///< F_all per candidate
+        std::vector<Index> target;       ///< stacked order by F_all (local indices, ties → lower)
+        NeuralSortCache<T> sort;         ///< sort.p = P̂ (first K rows per auction)
+        T tau = T(1);
+        T loss = T(0);       ///< mean over auctions of L_tgt + α·L_ce
+        T loss_tgt = T(0);   ///< mean L_tgt
+        T loss_ce = T(0);    ///< mean L_ce
+        T revenue = T(0);    ///< mean relaxed expected revenue Σ_k β_k P̂[k,:]·(price ⊙ ctr)
+        T rev_coef = T(0), alpha = T(0);
+        // backward scratch
+        TopKRows<T> dp;
+        VectorX<T> dr, df, db, dt;
+        MatrixX<T> dxp, dx_inv;
+    };
+
+    /// Builds the layout: DeepSet "dna.set" over D + 2 inputs, MIN-MAX "dna.rank" over
+    /// D + 2 + H features. theta is zero until `init`. Throws input_error on bad sizes.
+    explicit Dna(DnaConfig config = {})
+        : cfg_(std::move(config)),
+          // (config checked first: the comma expression runs before the encoder is built)
+          set_((check_config(cfg_), layout_), "dna.set", cfg_.feature_dim + 2, cfg_.phi1, cfg_.phi2),
+          scorer_(layout_, "dna.rank", cfg_.groups, cfg_.units, cfg_.feature_dim + 2 + set_.out_dim()),
+          theta_(VectorX<T>::Zero(layout_.size())) {}
+
+    const DnaConfig& config() const { return cfg_; }
+    const ParamLayout& layout() const { return layout_; }
+    VectorX<T>& theta() { return theta_; }
+    const VectorX<T>& theta() const { return theta_; }
+    const DeepSet<T>& set_encoder() const { return set_; }
+    const MinMaxScorer<T>& scorer() const { return scorer_; }
+    /// Width of x (D + 2), of h' (H) and of x' (D + 2 + H).
+    Index input_dim() const { return cfg_.feature_dim + 2; }
+    Index context_dim() const { return set_.out_dim(); }
+    Index scorer_dim() const { return input_dim() + context_dim(); }
+
+    /// Glorot-uniform set encoder, MinMaxScorer::init for the scorer, from `seed`.
+    void init(std::uint64_t seed) {
+        Rng rng(seed);
+        set_.init(theta_, rng);
+        scorer_.init(theta_, rng);
+    }
+
+    /// Throws input_error unless `a` is a valid ordinary auction with D feature columns.
+    void check_auction(const AuctionView<T>& a, Index auction = kNone) const {
+        validate(a, auction);
+        detail::require(!a.joint(), "owners", kNone, "DNA takes ordinary auctions, not joint ones", auction);
+        const Index d = cfg_.feature_dim;
+        const bool ok = d == 0 ? a.features.cols() == 0 : (a.features.cols() == d && a.features.rows() == a.num_candidates());
+        detail::require(ok, "features", kNone, [&] {
+            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
+                   " but the model takes N x " + std::to_string(d);
+        }, auction);
+    }
+
+    /// Serving outcome (τ = 0): validates `a`, ranks by r, fills min(K, N) slots,
+    /// prices each winner at its critical bid (see the class comment).
+    void run(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
+        check_auction(a);
+        const Index n = a.num_candidates(), k = a.num_slots();
+        if (static_cast<Index>(ws.by_n.size()) <= n) ws.by_n.resize(static_cast<std::size_t>(n) + 1);
+        ws.last_n = n;
+        Buffers& buf = ws.by_n[static_cast<std::size_t>(n)];
+        buf.x.resize(n, input_dim());
+        write_inputs(a, buf.x, 0);
+        const std::array<Index, 2> offsets{0, n};
+        const MatrixX<T>& h = set_.forward(theta_, buf.x, offsets, buf.set);
+        buf.xp.resize(n, scorer_dim());
+        buf.xp.leftCols(input_dim()) = buf.x;
+        buf.xp.rightCols(context_dim()) = h;
+        scorer_.forward(theta_, a.bids, buf.xp, buf.r, buf.score);
+        // Slots and prices read only the first K + 1 ranks.
+        detail::rank_by_score<T>(std::span<const T>(buf.r.data(), static_cast<std::size_t>(n)), ws.order,
+                                 static_cast<std::size_t>(k) + 1);
+        out.reset(k, n);
+        const Index shown = std::min(k, n);
+        for (Index s = 0; s < shown; ++s) {
+            const Index i = ws.order[static_cast<std::size_t>(s)];
+            T price = T(0);
+            if (s + 1 < n) {
+                ws.t[0] = buf.r[ws.order[static_cast<std::size_t>(s) + 1]];
+                // One row at a time: the inverse cache keeps a fixed size (no allocation).
+                scorer_.inverse(theta_, ws.t, buf.xp.middleRows(i, 1), ws.bid, ws.inverse);
+                // Critical bid over [0, ∞); min() only absorbs last-ulp rounding.
+                price = std::min(std::max(T(0), ws.bid[0]), a.bids[i]);
+            }
+            out.slots[static_cast<std::size_t>(s)] = i;
+            out.price[static_cast<std::size_t>(i)] = price;
+            out.click_prob[static_cast<std::size_t>(i)] = a.slot_ctr[s] * a.ctr[i];
+        }
+    }
+
+    /// Relaxed outcome and loss over the samples `items` of `samples` (a ragged batch,
+    /// each auction with its own N and K): the mean over auctions of
+    ///   L_tgt = −Σ_{k<K_b} β_k P̂[k,:]·F_all,   L_ce = −(1/K_b) Σ_{k<K_b} log P̂[k, y_k],
+    /// L = L_tgt + α·L_ce, with P̂ = NeuralSort(r, τ) (first K_b = min(K, N_b) rows),
+    /// y = candidates by F_all descending (ties → lower index). Returns L and leaves
+    /// P̂ (`cache.sort.p`), prices, F_all and the parts in `cache` for `relaxed_backward`.
+    /// (choice) P̂[k, y_k] is floored at the smallest normal T before the log, so an
+    /// entry that underflowed gives a finite loss and a zero gradient; the τ floor of
+    /// the default schedule keeps this rare. Validates every auction, the item indices,
+    /// τ > 0, the objective and the metric columns it reads.
+    T relaxed_forward(std::span<const Sample<T>> samples, std::span<const Index> items,
+                      const DnaObjective<T>& obj, T tau, TrainCache& c) const {
+        detail::validate_objective(obj);
+        detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
+        detail::require(!items.empty(), "items", kNone, "is empty");
+        const Index used = detail::metric_columns_used(obj);
+        const Index nb = static_cast<Index>(items.size());
+        c.offsets.resize(items.size() + 1);
+        c.beta_offsets.resize(items.size() + 1);
+        c.k.resize(items.size());
+        c.offsets[0] = 0;
+        c.beta_offsets[0] = 0;
+        Index kmax = 1;
+        for (Index b = 0; b < nb; ++b) {
+            const Index item = items[static_cast<std::size_t>(b)];
+            detail::require(item >= 0 && item < static_cast<Index>(samples.size()), "items", b, "is out of range");
+            const Sample<T>& s = samples[static_cast<std::size_t>(item)];
+            check_auction(s.auction, item);
+            const Index n = s.auction.num_candidates();
+            if (used > 0)
+                detail::require(s.log.metrics.rows() == n && s.log.metrics.cols() >= used &&
+                                    detail::all_finite(s.log.metrics),
+                                "log.metrics", kNone, [&] {
+                                    return "must be N x L (L >= " + std::to_string(used) +
+                                           ", the columns the objective weighs) and finite";
+                                }, item);
+            const Index kb = std::min(s.auction.num_slots(), n);
+            c.k[static_cast<std::size_t>(b)] = kb;
+            kmax = std::max(kmax, kb);
+            c.offsets[static_cast<std::size_t>(b) + 1] = c.offsets[static_cast<std::size_t>(b)] + n;
+            c.beta_offsets[static_cast<std::size_t>(b) + 1] = c.beta_offsets[static_cast<std::size_t>(b)] + kb;
+        }
+        const Index total = c.offsets.back();
+        c.x.resize(total, input_dim());
+        c.bids.resize(total);
+        c.ctr.resize(total);
+        c.f_metrics.resize(total);
+        c.beta.resize(c.beta_offsets.back());
+        for (Index b = 0; b < nb; ++b) {
+            const Sample<T>& s = samples[static_cast<std::size_t>(items[static_cast<std::size_t>(b)])];
+            const AuctionView<T> a = s.auction;
+            const Index o = c.offsets[static_cast<std::size_t>(b)], n = a.num_candidates();
+            write_inputs(a, c.x, o);
+            c.bids.segment(o, n) = a.bids;
+            c.ctr.segment(o, n) = a.ctr;
+            c.beta.segment(c.beta_offsets[static_cast<std::size_t>(b)], c.k[static_cast<std::size_t>(b)]) =
+                a.slot_ctr.head(c.k[static_cast<std::size_t>(b)]);
+            auto fm = c.f_metrics.segment(o, n);
+            fm.setZero();
+            for (Index l = 0; l < used; ++l) {
+                const T w = obj.metrics[static_cast<std::size_t>(l)] / metric_scale(obj, l);
+                if (w != T(0)) fm += w * s.log.metrics.col(l);
+            }
+        }
+
+        // Set encoder, x', scores.
+        const MatrixX<T>& h = set_.forward(theta_, c.x, c.offsets, c.set);
+        c.xp.resize(total, scorer_dim());
+        c.xp.leftCols(input_dim()) = c.x;
+        c.xp.rightCols(context_dim()) = h;
+        scorer_.forward(theta_, c.bids, c.xp, c.r, c.score);
+
+        // Hard order and the next-score prices.
+        c.order.resize(static_cast<std::size_t>(total));
+        Index rows = 0;
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            detail::argsort_descending<T>(c.r.segment(o, n), c.order.data() + o, n);
+            rows += n - 1;
+        }
+        c.inv_row.resize(static_cast<std::size_t>(rows));
+        c.inv_next.resize(static_cast<std::size_t>(rows));
+        c.x_inv.resize(rows, scorer_dim());
+        c.t.resize(rows);
+        Index row = 0;
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            for (Index q = 0; q + 1 < n; ++q, ++row) {
+                const Index i = o + c.order[static_cast<std::size_t>(o + q)];
+                const Index nx = o + c.order[static_cast<std::size_t>(o + q + 1)];
+                c.inv_row[static_cast<std::size_t>(row)] = i;
+                c.inv_next[static_cast<std::size_t>(row)] = nx;
+                c.x_inv.row(row) = c.xp.row(i);
+                c.t[row] = c.r[nx];
+            }
+        }
+        c.rev_coef = obj.revenue / obj.revenue_scale;
+        c.alpha = obj.alpha;
+        c.price.setZero(total);
+        if (rows > 0) {
+            scorer_.inverse(theta_, c.t, c.x_inv, c.raw, c.inverse);
+            for (Index q = 0; q < rows; ++q)
+                c.price[c.inv_row[static_cast<std::size_t>(q)]] = std::max(T(0), c.raw[q]);
+        }
+        c.f.resize(total);
+        c.f.array() = c.rev_coef * c.price.array() * c.ctr.array() + c.f_metrics.array();
+
+        // Relaxed sort and the loss.
+        c.tau = tau;
+        neural_sort<T>(c.r, c.offsets, kmax, tau, c.sort);
+        c.target.resize(static_cast<std::size_t>(total));
+        const T floor = std::numeric_limits<T>::min();
+        T tgt = T(0), ce = T(0), rev = T(0);
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
+            const auto p = c.sort.p.block(b);
+            const auto f = c.f.segment(o, n);
+            detail::argsort_descending<T>(f, c.target.data() + o, n);
+            T ce_b = T(0);
+            for (Index kk = 0; kk < kb; ++kk) {
+                const T beta = c.beta[bo + kk];
+                tgt -= beta * p.row(kk).dot(f.transpose());
+                T pay = T(0);
+                for (Index j = 0; j < n; ++j) pay += p(kk, j) * c.price[o + j] * c.ctr[o + j];
+                rev += beta * pay;
+                const T py = p(kk, c.target[static_cast<std::size_t>(o + kk)]);
+                ce_b -= std::log(std::max(py, floor));
+            }
+            ce += ce_b / static_cast<T>(kb);
+        }
+        const T inv_b = T(1) / static_cast<T>(nb);
+        c.loss_tgt = tgt * inv_b;
+        c.loss_ce = ce * inv_b;
+        c.revenue = rev * inv_b;
+        c.loss = c.loss_tgt + c.alpha * c.loss_ce;
+        return c.loss;
+    }
+
+    /// Backward of `relaxed_forward` (the cache of its last call): ADDS dL/dθ into
+    /// `grad`. Revenue's gradient flows through both scores of each price: r⁻¹'s
+    /// backward wrt its own x' and parameters and wrt the target t = r_next, which
+    /// then flows through the next candidate's MIN-MAX backward. The hard orders
+    /// (prices' "next", the targets y) are piecewise constant and carry no gradient.
+    void relaxed_backward(TrainCache& c, VectorX<T>& grad) const {
+        detail::require(grad.size() == theta_.size(), "grad", kNone, "must have the size of theta");
+        detail::require(!c.k.empty() && c.r.size() == c.offsets.back(), "cache", kNone,
+                        "does not come from relaxed_forward");
+        const Index nb = static_cast<Index>(c.k.size()), total = c.offsets.back();
+        const T inv_b = T(1) / static_cast<T>(nb);
+        const T floor = std::numeric_limits<T>::min();
+        c.dp.resize_like(c.sort.p);
+        c.dp.setZero();
+        c.df.setZero(total);
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
+            const auto p = c.sort.p.block(b);
+            auto d = c.dp.block(b);
+            auto df = c.df.segment(o, n);
+            const auto f = c.f.segment(o, n);
+            for (Index kk = 0; kk < kb; ++kk) {
+                const T g = c.beta[bo + kk] * inv_b;
+                d.row(kk) = -g * f.transpose();
+                df -= g * p.row(kk).transpose();
+                const Index y = c.target[static_cast<std::size_t>(o + kk)];
+                const T py = p(kk, y);
+                if (py >= floor) d(kk, y) -= c.alpha * inv_b / (static_cast<T>(kb) * py);
+            }
+        }
+        c.dr.setZero(total);
+        neural_sort_backward<T>(c.sort, c.dp, c.dr);
+
+        const Index rows = static_cast<Index>(c.inv_row.size());
+        const bool through_price = rows > 0 && c.rev_coef != T(0);
+        if (through_price) {
+            c.db.resize(rows);
+            for (Index q = 0; q < rows; ++q) {
+                const Index i = c.inv_row[static_cast<std::size_t>(q)];
+                c.db[q] = c.raw[q] > T(0) ? c.df[i] * c.rev_coef * c.ctr[i] : T(0);
+            }
+            scorer_.inverse_backward(theta_, c.t, c.x_inv, c.inverse, c.db, grad, &c.dt, &c.dx_inv);
+            for (Index q = 0; q < rows; ++q) c.dr[c.inv_next[static_cast<std::size_t>(q)]] += c.dt[q];
+        }
+        scorer_.backward(theta_, c.bids, c.xp, c.score, c.dr, grad, nullptr, &c.dxp);
+        if (through_price)
+            for (Index q = 0; q < rows; ++q) c.dxp.row(c.inv_row[static_cast<std::size_t>(q)]) += c.dx_inv.row(q);
+        set_.backward(theta_, c.x, c.set, c.dxp.rightCols(context_dim()), grad, nullptr);
+    }
+
+private:
+    static void check_config(const DnaConfig& c) {
+        detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
+        detail::require(!c.phi1.empty() && !c.phi2.empty(), "phi1/phi2", kNone, "need at least one layer each");
+    }
+    static T metric_scale(const DnaObjective<T>& o, Index l) {
+        return l < static_cast<Index>(o.metric_scales.size()) ? o.metric_scales[static_cast<std::size_t>(l)] : T(1);
+    }
+    /// Rows o..o+N of x = [features, ctr, cvr (0 when absent)].
+    void write_inputs(const AuctionView<T>& a, MatrixX<T>& x, Index o) const {
+        const Index n = a.num_candidates(), d = cfg_.feature_dim;
+        if (d > 0) x.block(o, 0, n, d) = a.features;
+        x.col(d).segment(o, n) = a.ctr;
+        if (a.cvr.size() != 0)
+            x.col(d + 1).segment(o, n) = a.cvr;
+        else
+            x.col(d + 1).segment(o, n).setZero();
+    }
+
+    DnaConfig cfg_;
+    ParamLayout layout_;
+    DeepSet<T> set_;
+    MinMaxScorer<T> scorer_;
+    VectorX<T> theta_;
+};
+
+/// Sets the objective's scales to training-set means (choice): revenue_scale = mean
+/// over all candidates of b_i·ctr_i (the revenue an ad would bring at price = bid,
+/// an upper bound of f_rev), metric_scales[l] = mean of column l of `log.metrics`
+/// for every weighted column. A mean that is not > 0 leaves the scale at 1.
+template <Scalar T>
+DnaObjective<T> normalise_objective(DnaObjective<T> obj, std::span<const Sample<T>> samples) {
+    const Index used = detail::metric_columns_used(obj);
+    double rev = 0, count = 0;
+    std::vector<double> col(static_cast<std::size_t>(used), 0.0);
+    for (const Sample<T>& s : samples) {
+        const Index n = s.auction.num_candidates();
+        if (s.auction.bids.size() == n)
+            for (Index i = 0; i < n; ++i)
+                rev += static_cast<double>(s.auction.bids[i]) * static_cast<double>(s.auction.ctr[i]);
+        for (Index l = 0; l < used; ++l)
+            if (s.log.metrics.rows() == n && s.log.metrics.cols() > l)
+                col[static_cast<std::size_t>(l)] += static_cast<double>(s.log.metrics.col(l).sum());
+        count += static_cast<double>(n);
+    }
+    if (count > 0 && rev / count > 0 && std::isfinite(rev)) obj.revenue_scale = static_cast<T>(rev / count);
+    obj.metric_scales.resize(std::max(obj.metric_scales.size(), static_cast<std::size_t>(used)), T(1));
+    for (Index l = 0; l < used; ++l) {
+        const double m = count > 0 ? col[static_cast<std::size_t>(l)] / count : 0.0;
+        if (m > 0 && std::isfinite(m)) obj.metric_scales[static_cast<std::size_t>(l)] = static_cast<T>(m);
+    }
+    return obj;
+}
+
+/// The TrainableModel adapter (train/trainer.hpp): holds the training samples, the
+/// objective and the τ schedule, and trains `model`'s theta in place. The model
+/// must outlive the adapter. begin_step(step) sets τ = schedule.at(step);
+/// metrics() reports τ, L_tgt, L_ce and the relaxed expected revenue of the last step.
+template <Scalar T>
+class DnaTrainable {
+public:
+    /// Validates every sample (ordinary auctions of the model's width, metric
+    /// columns the objective reads) and the objective; with `normalise`, the
+    /// objective's scales come from `normalise_objective` over `samples`.
+    DnaTrainable(Dna<T>& model, std::vector<Sample<T>> samples, DnaObjective<T> objective = {},
+                 Schedule<T> tau = default_dna_tau_schedule<T>(), bool normalise = true)
+        : model_(&model), samples_(std::move(samples)), schedule_(std::move(tau)) {
+        detail::require(!samples_.empty(), "samples", kNone, "is empty");
+        detail::validate_objective(objective);
+        const Index used = detail::metric_columns_used(objective);
+        for (std::size_t b = 0; b < samples_.size(); ++b) {
+            const Sample<T>& s = samples_[b];
+            model_->check_auction(s.auction, static_cast<Index>(b));
+            if (used > 0)
+                detail::require(s.log.metrics.rows() == s.auction.num_candidates() && s.log.metrics.cols() >= used &&
+                                    detail::all_finite(s.log.metrics),
+                                "log.metrics", kNone, "must be N x L, finite, with the columns the objective weighs",
+                                static_cast<Index>(b));
+        }
+        obj_ = normalise ? normalise_objective<T>(std::move(objective), samples_) : std::move(objective);
+        tau_ = schedule_.at(0);
+    }
+
+    VectorX<T>& theta() { return model_->theta(); }
+    Index num_items() const { return static_cast<Index>(samples_.size()); }
+    std::span<const Sample<T>> samples() const { return samples_; }
+    const DnaObjective<T>& objective() const { return obj_; }
+    T tau() const { return tau_; }
+    /// Sets τ directly (until the next begin_step).
+    void set_tau(T tau) {
+        detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
+        tau_ = tau;
+    }
+    void begin_step(std::int64_t step) {
+        const T tau = schedule_.at(step);
+        detail::require(tau > T(0), "tau", step, "the schedule must stay > 0 (NeuralSort needs τ > 0)");
+        tau_ = tau;
+    }
+    /// Mean loss over `items` at the current τ; ADDS its gradient into `grad`.
+    T loss_and_grad(std::span<const Index> items, VectorX<T>& grad) {
+        const T loss = model_->relaxed_forward(samples_, items, obj_, tau_, cache_);
+        model_->relaxed_backward(cache_, grad);
+        update_metrics();
+        return loss;
+    }
+    /// Mean loss over `items` at the current τ, without gradient.
+    T loss(std::span<const Index> items) {
+        const T l = model_->relaxed_forward(samples_, items, obj_, tau_, cache_);
+        update_metrics();
+        return l;
+    }
+    std::span<const Metric> metrics() const { return metrics_; }
+    /// The cache of the last call (P̂, prices, F_all, loss parts).
+    const typename Dna<T>::TrainCache& cache() const { return cache_; }
+
+private:
+    void update_metrics() {
+        metrics_[0] = {"tau", static_cast<double>(tau_)};
+        metrics_[1] = {"L_tgt", static_cast<double>(cache_.loss_tgt)};
+        metrics_[2] = {"L_ce", static_cast<double>(cache_.loss_ce)};
+        metrics_[3] = {"rev", static_cast<double>(cache_.revenue)};
+    }
+    Dna<T>* model_;
+    std::vector<Sample<T>> samples_;
+    DnaObjective<T> obj_;
+    Schedule<T> schedule_;
+    T tau_ = T(1);
+    typename Dna<T>::TrainCache cache_;
+    std::array<Metric, 4> metrics_{};
+};
+
+}  // namespace diffauction
