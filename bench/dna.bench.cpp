@@ -1,0 +1,74 @@
+// DNA (SPEC §4.1) at the DNA issue's sizes: N = 30, per-candidate input 16
+// (synthetic market with 8 categories and 3 latent features: D = 14, plus ctr and
+// cvr), K = 3, Q = 5, Z = 20, φ₁ = 128→32, φ₂ = 16, float, one thread.
+//   diffauction_bench --benchmark_filter=Dna
+// DnaServeSingle: one auction per call (Workspace reused, no allocation).
+// DnaTrainStep: one training step on a batch of 128 auctions (relaxed forward,
+// backward, Adam).
+#include <benchmark/benchmark.h>
+
+#include <diffauction/data/synthetic_market.hpp>
+#include <diffauction/mechanisms/dna.hpp>
+#include <diffauction/train/adam.hpp>
+
+#include <numeric>
+#include <vector>
+
+using namespace diffauction;
+
+namespace {
+
+SyntheticMarket<float> dna_market() {
+    MarketConfig c;
+    c.min_candidates = 30;
+    c.max_candidates = 30;
+    c.num_categories = 8;
+    c.embed_dim = 3;
+    return SyntheticMarket<float>(c);
+}
+
+Dna<float> dna_model(Index feature_dim) {
+    DnaConfig cfg;
+    cfg.feature_dim = feature_dim;  // phi1 {128, 32}, phi2 {16}, Q = 5, Z = 20 by default
+    Dna<float> dna(cfg);
+    dna.init(7);
+    return dna;
+}
+
+void BM_DnaServeSingle_N30_K3(benchmark::State& state) {
+    const auto market = dna_market();
+    const auto data = market.generate(64, 3);
+    const Dna<float> dna = dna_model(market.feature_dim());
+    std::vector<AuctionView<float>> views;
+    for (const auto& s : data) views.emplace_back(s.auction);
+    Dna<float>::Workspace ws;
+    Outcome<float> out;
+    std::size_t t = 0;
+    for (auto _ : state) {
+        dna.run(views[t], out, ws);
+        benchmark::DoNotOptimize(out.price.data());
+        t = (t + 1) % views.size();
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+
+void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
+    const auto market = dna_market();
+    Dna<float> dna = dna_model(market.feature_dim());
+    DnaTrainable<float> trainable(dna, market.generate(128, 4));
+    std::vector<Index> items(128);
+    std::iota(items.begin(), items.end(), Index{0});
+    VectorX<float> grad = VectorX<float>::Zero(dna.theta().size());
+    Adam<float> adam;
+    for (auto _ : state) {
+        grad.setZero();
+        benchmark::DoNotOptimize(trainable.loss_and_grad(items, grad));
+        adam.step(trainable.theta(), grad);
+    }
+    state.SetItemsProcessed(state.iterations() * 128);
+}
+
+}  // namespace
+
+BENCHMARK(BM_DnaServeSingle_N30_K3);
+BENCHMARK(BM_DnaTrainStep_B128_N30_K3)->Unit(benchmark::kMillisecond);
