@@ -51,8 +51,9 @@ public:
         double loss = 0, correct = 0;
         for (Index r = 0; r < b; ++r) {
             const double z = z_(r, 0), y = data_->y[items[static_cast<std::size_t>(r)]];
-            loss += detail::stable_softplus(z) - y * z;
-            dz_(r, 0) = (detail::stable_sigmoid(z) - y) / static_cast<double>(b);
+            // BCE with logits: softplus(z) - y z, gradient sigmoid(z) - y.
+            loss += std::max(z, 0.0) + std::log1p(std::exp(-std::abs(z))) - y * z;
+            dz_(r, 0) = (1.0 / (1.0 + std::exp(-z)) - y) / static_cast<double>(b);
             correct += ((z > 0) == (y > 0.5)) ? 1 : 0;
         }
         dense_.backward(theta_, xb_, dz_, grad, nullptr);
