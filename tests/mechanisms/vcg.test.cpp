@@ -11,18 +11,6 @@ using namespace diffauction;
 
 static_assert(Mechanism<Vcg<float>> && Mechanism<Vcg<double, test::ToyCategoryCtr>>);
 
-namespace {
-Auction<double> toy_auction() {
-    // Three ads, two slots; ads 0 and 1 share category 0, ad 2 is category 1.
-    Auction<double> a;
-    a.bids = Eigen::Vector3d(1.0, 0.6, 0.5);
-    a.ctr = Eigen::Vector3d(0.1, 0.1, 0.1);
-    a.slot_ctr = Eigen::Vector2d(1.0, 0.5);
-    a.features.resize(3, 1);
-    a.features << 0, 0, 1;
-    return a;
-}
-}  // namespace
 
 TEST_CASE("VCG: hand-worked separable auction, three bidders, two slots", "[vcg]") {
     Auction<double> a;
@@ -60,7 +48,7 @@ TEST_CASE("VCG: K > N fills N slots; the last ad pays 0", "[vcg]") {
 }
 
 TEST_CASE("VCG: hand-worked auction under the toy externality model (choice: lists of length 0..K)", "[vcg][externalities]") {
-    const auto a = toy_auction();
+    const auto a = test::toy_category_auction();
     // SW with factor 0.7 for a same-category ad above:
     //   [0,1] 0.1 + 0.5*0.1*0.6*0.7 = 0.121   [0,2] 0.1 + 0.5*0.1*0.5 = 0.125
     //   [1,0] 0.06 + 0.5*0.1*1*0.7 = 0.095    [1,2] 0.06 + 0.025 = 0.085
@@ -194,7 +182,7 @@ TEST_CASE("VCG: the IC check does detect a profitable misreport (GSP)", "[vcg][i
 }
 
 TEST_CASE("VCG: a joint auction is rejected with field owners", "[vcg][validation]") {
-    auto a = toy_auction();
+    auto a = test::toy_category_auction();
     a.owners = {{0, kNone}, {1, kNone}, {2, kNone}};
     for (int path = 0; path < 2; ++path) {
         try {
@@ -216,7 +204,7 @@ TEST_CASE("VCG: a click model returning a negative probability is rejected", "[v
         }
     };
     try {
-        (void)run(Vcg<double, Broken>(), toy_auction());
+        (void)run(Vcg<double, Broken>(), test::toy_category_auction());
         FAIL("no throw");
     } catch (const input_error& e) {
         CHECK(e.field() == "list_ctr");

@@ -12,17 +12,6 @@ using namespace diffauction;
 static_assert(Mechanism<Wvcg<float>> && Mechanism<Wvcg<double, test::ToyCategoryCtr>>);
 
 namespace {
-Auction<double> toy_auction() {
-    // Three ads, two slots; ads 0 and 1 share category 0, ad 2 is category 1.
-    Auction<double> a;
-    a.bids = Eigen::Vector3d(1.0, 0.6, 0.5);
-    a.ctr = Eigen::Vector3d(0.1, 0.1, 0.1);
-    a.slot_ctr = Eigen::Vector2d(1.0, 0.5);
-    a.features.resize(3, 1);
-    a.features << 0, 0, 1;
-    return a;
-}
-
 // Bid-free weights from the features: w_i = 1 + |x_i0| (> 0).
 double feature_weight(const AuctionView<double>& a, Index i) { return 1.0 + std::abs(a.features(i, 0)); }
 
@@ -82,7 +71,7 @@ TEST_CASE("WVCG: hand-worked list boost (enumeration)", "[wvcg]") {
 }
 
 TEST_CASE("WVCG: hand-worked weights under the toy externality model", "[wvcg][externalities]") {
-    const auto a = toy_auction();
+    const auto a = test::toy_category_auction();
     const std::vector<double> w{1.0, 2.0, 1.0};
     // R with w = (1, 2, 1), factor 0.7 for a same-category ad above:
     //   [0,1] 0.1 + 2*0.021 = 0.142   [0,2] 0.125   [1,0] 2*0.06 + 0.035 = 0.155
@@ -201,7 +190,7 @@ TEST_CASE("WVCG: dominant-strategy IC on 1000 random auctions", "[wvcg][ic]") {
 }
 
 TEST_CASE("WVCG: bad weights, a bad boost and joint auctions are rejected", "[wvcg][validation]") {
-    const auto a = toy_auction();
+    const auto a = test::toy_category_auction();
     const auto field_of = [&](auto&& f) -> std::string {
         try {
             f();

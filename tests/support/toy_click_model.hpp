@@ -38,6 +38,18 @@ struct EnumeratedSeparableCtr {
     }
 };
 
+/// Three ads, two slots (bids 1.0, 0.6, 0.5; ctr 0.1 each; slot CTRs 1, 0.5); ads 0
+/// and 1 share category 0 (features column 0), ad 2 is category 1.
+inline Auction<double> toy_category_auction() {
+    Auction<double> a;
+    a.bids = Eigen::Vector3d(1.0, 0.6, 0.5);
+    a.ctr = Eigen::Vector3d(0.1, 0.1, 0.1);
+    a.slot_ctr = Eigen::Vector2d(1.0, 0.5);
+    a.features.resize(3, 1);
+    a.features << 0, 0, 1;
+    return a;
+}
+
 static_assert(ListCtrModel<ToyCategoryCtr, float> && ListCtrModel<ToyCategoryCtr, double>);
 static_assert(ListCtrModel<EnumeratedSeparableCtr, float> && ListCtrModel<EnumeratedSeparableCtr, double>);
 
