@@ -63,22 +63,22 @@ public:
     /// (DeepSet, NeuralSort, attention) take to find each auction's rows.
     std::span<const Index> offsets() const { return ctr_.offsets; }
     /// Feature columns D, shared by every auction of the batch.
-    Index feature_dim() const { return features_.cols(); }
-    /// All candidates' features stacked (total_candidates x D).
-    const MatrixX<T>& features() const { return features_; }
+    Index feature_dim() const { return dim_; }
+    /// All candidates' features stacked (total_candidates x D), a view of the batch's storage.
+    MatrixMap<T> features() const { return MatrixMap<T>(features_.data(), total_candidates(), dim_); }
 
     /// Validates and appends one auction; errors name the auction's index in the batch.
     void push_back(const AuctionView<T>& a) {
         validate(a, size());
-        const Index n = a.num_candidates();
         if (size() > 0)
-            detail::require(a.features.cols() == features_.cols(), "features", kNone, [&] {
+            detail::require(a.features.cols() == dim_, "features", kNone, [&] {
                 return "has " + std::to_string(a.features.cols()) + " columns but the batch has " +
-                       std::to_string(features_.cols());
+                       std::to_string(dim_);
             }, size());
-        const Index rows = features_.rows();
-        features_.conservativeResize(rows + n, a.features.cols());
-        if (a.features.cols() > 0) features_.bottomRows(n) = a.features;
+        dim_ = a.features.cols();
+        // Row-major rows are contiguous: append them to amortised (vector) storage
+        // instead of reallocating and copying the whole matrix on every push.
+        features_.insert(features_.end(), a.features.data(), a.features.data() + a.features.size());
         bids_.append(a.bids);
         ctr_.append(a.ctr);
         cvr_.append(a.cvr);
@@ -100,7 +100,7 @@ public:
         new (&v.price) VectorMap<T>(price_.at(b), price_.len(b));
         new (&v.slot_ctr) VectorMap<T>(slot_ctr_.at(b), slot_ctr_.len(b));
         new (&v.context) VectorMap<T>(context_.at(b), context_.len(b));
-        const Index d = features_.cols();
+        const Index d = dim_;
         new (&v.features) MatrixMap<T>(features_.data() + begin(b) * d, d == 0 ? 0 : end(b) - begin(b), d);
         v.owners = std::span<const Owners>(owners_.at(b), static_cast<std::size_t>(owners_.len(b)));
         v.priors = std::span<const ValueDist<T>>(priors_.at(b), static_cast<std::size_t>(priors_.len(b)));
@@ -108,7 +108,8 @@ public:
     }
 
 private:
-    MatrixX<T> features_;
+    std::vector<T> features_;  ///< every auction's row-major N x D block, back to back
+    Index dim_ = 0;
     detail::Stacked<T> bids_, ctr_, cvr_, price_, slot_ctr_, context_;
     detail::Stacked<Owners> owners_;
     detail::Stacked<ValueDist<T>> priors_;
