@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "diffauction/core/auction.hpp"
+#include "diffauction/core/error.hpp"
 
 namespace diffauction {
 
@@ -33,5 +34,17 @@ struct Sample {
     Truth<T> truth;
     Log<T> log;
 };
+
+namespace detail {
+/// `count` samples, element t = make(t): the loop behind every indexed generator.
+template <class Make>
+auto generate_indexed(Index count, Make&& make) {
+    require(count >= 0, "count", kNone, "must be >= 0");
+    std::vector<decltype(make(Index{0}))> out;
+    out.reserve(static_cast<std::size_t>(count));
+    for (Index t = 0; t < count; ++t) out.push_back(make(t));
+    return out;
+}
+}  // namespace detail
 
 }  // namespace diffauction

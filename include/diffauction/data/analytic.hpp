@@ -129,12 +129,8 @@ Sample<T> analytic_sample(const AnalyticSetting& setting, std::uint64_t seed, In
 /// `count` samples of `setting`: element t is `analytic_sample(setting, seed, t)`.
 template <Scalar T>
 std::vector<Sample<T>> generate(const AnalyticSetting& setting, Index count, std::uint64_t seed) {
-    detail::require(count >= 0, "count", kNone, "must be >= 0");
     validate_analytic_setting(setting);
-    std::vector<Sample<T>> out;
-    out.reserve(static_cast<std::size_t>(count));
-    for (Index t = 0; t < count; ++t) out.push_back(analytic_sample<T>(setting, seed, t));
-    return out;
+    return detail::generate_indexed(count, [&](Index t) { return analytic_sample<T>(setting, seed, t); });
 }
 
 }  // namespace diffauction

@@ -174,12 +174,8 @@ Sample<T> joint_sample(const JointSetting& setting, std::uint64_t seed, Index t)
 /// `count` samples of `setting`: element t is `joint_sample(setting, seed, t)`.
 template <Scalar T>
 std::vector<Sample<T>> generate(const JointSetting& setting, Index count, std::uint64_t seed) {
-    detail::require(count >= 0, "count", kNone, "must be >= 0");
     validate_joint_setting(setting);
-    std::vector<Sample<T>> out;
-    out.reserve(static_cast<std::size_t>(count));
-    for (Index t = 0; t < count; ++t) out.push_back(joint_sample<T>(setting, seed, t));
-    return out;
+    return detail::generate_indexed(count, [&](Index t) { return joint_sample<T>(setting, seed, t); });
 }
 
 }  // namespace diffauction
