@@ -21,6 +21,7 @@
 #include "diffauction/nn/activation.hpp"
 #include "diffauction/nn/deep_set.hpp"
 #include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/gemm.hpp"
 #include "diffauction/nn/minmax.hpp"
 #include "diffauction/sort/lists.hpp"
 #include "diffauction/sort/neural_sort.hpp"

@@ -91,8 +91,8 @@ TEST_CASE("DeepSet: an auction of one gets h' = ELU(phi2(0))", "[nn][deep_set]")
     const auto w1 = view(theta, ds.phi1()[0].weight_slot()), b1 = view(theta, ds.phi1()[0].bias_slot());
     const auto w2 = view(theta, ds.phi2()[0].weight_slot()), b2 = view(theta, ds.phi2()[0].bias_slot());
     Eigen::VectorXd h1(3);
-    for (Index k = 0; k < 3; ++k) h1[k] = elu(w1(k, 0) * x2(1, 0) + w1(k, 1) * x2(1, 1) + b1(0, k));
-    for (Index k = 0; k < 2; ++k) CHECK(h2(0, k) == Approx(elu(w2.row(k).dot(h1) + b2(0, k))).epsilon(1e-13));
+    for (Index k = 0; k < 3; ++k) h1[k] = elu(w1(0, k) * x2(1, 0) + w1(1, k) * x2(1, 1) + b1(0, k));
+    for (Index k = 0; k < 2; ++k) CHECK(h2(0, k) == Approx(elu(w2.col(k).dot(h1) + b2(0, k))).epsilon(1e-13));
 }
 
 TEST_CASE("DeepSet: permutation equivariant within an auction; h'_i ignores x_i, not the others",

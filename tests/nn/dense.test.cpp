@@ -23,7 +23,7 @@ const char* name(Activation f) {
     return "?";
 }
 
-/// Loss L = sum(R .* f(x W^T + b)) and its hand-written gradient.
+/// Loss L = sum(R .* f(x W + b)) and its hand-written gradient.
 struct Probe {
     ParamLayout layout;
     Dense<double> dense;
@@ -103,6 +103,52 @@ TEST_CASE("Dense: rows are independent (batch invariance) and interleaved calls 
     d.backward(theta, b, dyb, g1, nullptr);
     d.backward(theta, ab, dyab, g2, nullptr);
     CHECK((g1 - g2).norm() <= 1e-12 * g2.norm());
+}
+
+TEST_CASE("Dense: y = f(x W + b) with W stored in x out, worked by hand; fused activations equal the separate pass",
+          "[nn][dense]") {
+    ParamLayout layout;
+    Dense<double> d(layout, "d", 2, 3);
+    Eigen::VectorXd theta(layout.size());
+    REQUIRE(d.weight_slot().rows == 2);
+    REQUIRE(d.weight_slot().cols == 3);
+    view(theta, d.weight_slot()) << 1, 2, 3,  //
+        -1, 0, 4;
+    view(theta, d.bias_slot()) << 0.5, -0.5, 0;
+    MatrixX<double> x(2, 2), y;
+    x << 1, 1,  //
+        2, -1;
+    d.forward(theta, x, y);
+    // row 0: [1 - 1 + .5, 2 + 0 - .5, 3 + 4 + 0] = [.5, 1.5, 7]
+    // row 1: [2 + 1 + .5, 4 - 0 - .5, 6 - 4 + 0] = [3.5, 3.5, 2]
+    MatrixX<double> expected(2, 3);
+    expected << 0.5, 1.5, 7, 3.5, 3.5, 2;
+    CHECK((y - expected).norm() == 0.0);
+    x << -3, 0, 0, 0;  // row 0: [-2.5, -6.5, -9], row 1: the bias
+    d.forward(theta, x, y, Activation::relu);
+    expected << 0, 0, 0, 0.5, 0, 0;
+    CHECK((y - expected).norm() == 0.0);
+    d.forward(theta, x, y, Activation::elu);
+    CHECK(y(0, 0) == Approx(std::expm1(-2.5)).epsilon(1e-14));
+    CHECK(y(0, 2) == Approx(std::expm1(-9.0)).epsilon(1e-14));
+    CHECK(y(1, 1) == Approx(std::expm1(-0.5)).epsilon(1e-14));
+
+    // Every activation, fused or not, equals the affine pass followed by activate().
+    Rng rng(13);
+    ParamLayout big;
+    Dense<double> e(big, "e", 7, 19);  // 19 outputs: whole packets plus a scalar tail
+    Eigen::VectorXd th(big.size());
+    e.init(th, rng);
+    view(th, e.bias_slot()) = test::random_matrix(rng, 1, 19, 0.5);
+    const MatrixX<double> xs = test::random_matrix(rng, 13, 7);
+    MatrixX<double> z, want(13, 19), got;
+    e.forward(th, xs, z);
+    for (Activation f : kAll) {
+        INFO(name(f));
+        activate<double>(f, z, want);
+        e.forward(th, xs, got, f);
+        CHECK((got - want).cwiseAbs().maxCoeff() <= 1e-15);
+    }
 }
 
 TEST_CASE("Dense: mismatched input width is an input_error", "[nn][dense][validate]") {

@@ -228,6 +228,57 @@ TEST_CASE("MinMax: gradients of r^-1 wrt parameters, target score and features",
     }
 }
 
+TEST_CASE("MinMax: inverse_of reuses a forward call's affine part: same values, actives and gradients as inverse",
+          "[nn][minmax][grad]") {
+    Rng rng(206);
+    for (int trial = 0; trial < 5; ++trial) {
+        Model m(kQ, kZ, kD, rng);
+        const Index n = 11;  // not a multiple of any packet width: padded columns
+        Eigen::VectorXd t, b0;
+        MatrixX<double> x;
+        draw_rows(m, rng, n, true, t, x);
+        b0 = test::random_vector(rng, n).cwiseAbs();
+        MinMaxScorer<double>::Cache fwd, alone;
+        MinMaxScorer<double>::InverseCache ic;
+        Eigen::VectorXd r, b, b_alone;
+        m.mm.forward(m.theta, b0, x, r, fwd);
+        const std::vector<Index> fwd_active = fwd.active;
+        m.mm.inverse_of(fwd, t, b, ic);
+        m.mm.inverse(m.theta, t, x, b_alone, alone);
+        CHECK((b - b_alone).cwiseAbs().maxCoeff() == 0.0);
+        CHECK(ic.active == alone.active);
+        CHECK(fwd.active == fwd_active);  // the forward cache is left as it was
+        for (Index i = 0; i < n; ++i) CHECK(m.mm.inverse_at(fwd, i, t[i]) == b[i]);  // bit for bit
+        // score(): forward's values without the active units; backward then refuses.
+        MinMaxScorer<double>::Cache scored;
+        Eigen::VectorXd r2;
+        m.mm.score(m.theta, b0, x, r2, scored);
+        CHECK((r2 - r).cwiseAbs().maxCoeff() == 0.0);
+        Eigen::VectorXd gs = Eigen::VectorXd::Zero(m.theta.size());
+        CHECK_THROWS_AS(m.mm.backward(m.theta, b0, x, scored, r, gs, nullptr, nullptr), input_error);
+
+        // Gradients: the same as inverse_backward's, and dx is ADDED to what is there.
+        const Eigen::VectorXd w = test::random_vector(rng, n);
+        Eigen::VectorXd g1 = Eigen::VectorXd::Zero(m.theta.size()), g2 = g1, dt1, dt2;
+        MatrixX<double> dx1, dx2 = MatrixX<double>::Constant(n, kD, 0.25);
+        m.mm.inverse_backward(m.theta, t, x, alone, w, g1, &dt1, &dx1);
+        m.mm.inverse_of_backward(m.theta, t, x, fwd, ic, w, g2, &dt2, &dx2);
+        CHECK((g1 - g2).norm() <= 1e-14 * g1.norm());
+        CHECK((dt1 - dt2).norm() == 0.0);
+        CHECK((dx1.array() + 0.25 - dx2.array()).abs().maxCoeff() <= 1e-14);
+    }
+    ParamLayout layout;
+    MinMaxScorer<double> mm(layout, "mm", 2, 2, 3);
+    Eigen::VectorXd theta = Eigen::VectorXd::Zero(layout.size()), r, b;
+    MinMaxScorer<double>::Cache c;
+    MinMaxScorer<double>::InverseCache ic;
+    mm.forward(theta, Eigen::VectorXd::Ones(2), MatrixX<double>::Zero(2, 3), r, c);
+    CHECK_THROWS_AS(mm.inverse_of(c, Eigen::VectorXd::Ones(3), b, ic), input_error);
+    Eigen::VectorXd t = Eigen::VectorXd::Ones(2);
+    t[1] = std::nan("");
+    CHECK_THROWS_AS(mm.inverse_of(c, t, b, ic), input_error);
+}
+
 TEST_CASE("MinMax: float instantiation agrees with double", "[nn][minmax]") {
     Rng rng(205);
     Model m(kQ, kZ, kD, rng);

@@ -139,9 +139,6 @@ public:
     struct Workspace {
         std::vector<Buffers> by_n;                  ///< by_n[N]: buffers for auctions of N candidates
         std::vector<Index> order;                   ///< ranking (top K + 1 sorted)
-        typename MinMaxScorer<T>::Cache inverse;    ///< one-row inverse cache
-        VectorX<T> t = VectorX<T>::Zero(1);         ///< one target score
-        VectorX<T> bid = VectorX<T>::Zero(1);       ///< one inverse result
         Index last_n = 0;                           ///< N of the last run
         /// The buffers of the last run (its x, h' = set.output(), x', r).
         const Buffers& last() const { return by_n[static_cast<std::size_t>(last_n)]; }
@@ -159,13 +156,12 @@ public:
         VectorX<T> f_metrics;            ///< metric part of F_all (bid-free, constant)
         typename DeepSet<T>::Cache set;  ///< set encoder
         MatrixX<T> xp;                   ///< total x F: x' = [x, h']
-        typename MinMaxScorer<T>::Cache score, inverse;  ///< forward / inverse scorer caches
+        typename MinMaxScorer<T>::Cache score;           ///< scorer cache (forward)
+        typename MinMaxScorer<T>::InverseCache inverse;  ///< r⁻¹ over the forward's rows
         VectorX<T> r;                    ///< stacked rank scores
         std::vector<Index> order;        ///< stacked hard order by r (local indices, ties → lower)
-        std::vector<Index> inv_row;      ///< inverse row → its candidate (global index)
-        std::vector<Index> inv_next;     ///< inverse row → the candidate right below it (global)
-        MatrixX<T> x_inv;                ///< x' of the inverse rows
-        VectorX<T> t, raw;               ///< next scores and r⁻¹(t; x') per inverse row
+        std::vector<Index> next;         ///< per candidate: the candidate right below it (global), kNone for the last
+        VectorX<T> t, raw;               ///< per candidate: next score (own score for the last) and r⁻¹(t; x')
         VectorX<T> price;                ///< per candidate: max(0, raw), 0 for the last in order
         VectorX<T> f;                    ///< F_all per candidate
         std::vector<Index> target;       ///< stacked order by F_all (local indices, ties → lower)
@@ -179,7 +175,7 @@ public:
         // backward scratch
         TopKRows<T> dp;
         VectorX<T> dr, df, db, dt;
-        MatrixX<T> dxp, dx_inv;
+        MatrixX<T> dxp, dxp_inv;
     };
 
     /// Builds the layout: DeepSet "dna.set" over D + 2 inputs, MIN-MAX "dna.rank" over
@@ -236,7 +232,7 @@ public:
         buf.xp.resize(n, scorer_dim());
         buf.xp.leftCols(input_dim()) = buf.x;
         buf.xp.rightCols(context_dim()) = h;
-        scorer_.forward(theta_, a.bids, buf.xp, buf.r, buf.score);
+        scorer_.score(theta_, a.bids, buf.xp, buf.r, buf.score);
         // Slots and prices read only the first K + 1 ranks.
         detail::rank_by_score<T>(std::span<const T>(buf.r.data(), static_cast<std::size_t>(n)), ws.order,
                                  static_cast<std::size_t>(k) + 1);
@@ -244,14 +240,12 @@ public:
         const Index shown = std::min(k, n);
         for (Index s = 0; s < shown; ++s) {
             const Index i = ws.order[static_cast<std::size_t>(s)];
-            T price = T(0);
-            if (s + 1 < n) {
-                ws.t[0] = buf.r[ws.order[static_cast<std::size_t>(s) + 1]];
-                // One row at a time: the inverse cache keeps a fixed size (no allocation).
-                scorer_.inverse(theta_, ws.t, buf.xp.middleRows(i, 1), ws.bid, ws.inverse);
-                // Critical bid over [0, ∞); min() only absorbs last-ulp rounding.
-                price = std::min(std::max(T(0), ws.bid[0]), a.bids[i]);
-            }
+            // Critical bid over [0, ∞), from the scorer's affine part of row i (no
+            // product); min() only absorbs last-ulp rounding.
+            const T price = s + 1 < n ? std::min(std::max(T(0), scorer_.inverse_at(
+                                                               buf.score, i, buf.r[ws.order[static_cast<std::size_t>(s) + 1]])),
+                                                  a.bids[i])
+                                      : T(0);
             out.slots[static_cast<std::size_t>(s)] = i;
             out.price[static_cast<std::size_t>(i)] = price;
             out.click_prob[static_cast<std::size_t>(i)] = a.slot_ctr[s] * a.ctr[i];
@@ -330,38 +324,27 @@ public:
         c.xp.rightCols(context_dim()) = h;
         scorer_.forward(theta_, c.bids, c.xp, c.r, c.score);
 
-        // Hard order and the next-score prices.
+        // Hard order and the next-score prices: one vectorised inverse over every
+        // candidate (the last of each auction inverts its own score, unused).
         c.order.resize(static_cast<std::size_t>(total));
-        Index rows = 0;
+        c.next.assign(static_cast<std::size_t>(total), kNone);
+        c.t = c.r;
         for (Index b = 0; b < nb; ++b) {
             const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
             detail::argsort_descending<T>(c.r.segment(o, n), c.order.data() + o, n);
-            rows += n - 1;
-        }
-        c.inv_row.resize(static_cast<std::size_t>(rows));
-        c.inv_next.resize(static_cast<std::size_t>(rows));
-        c.x_inv.resize(rows, scorer_dim());
-        c.t.resize(rows);
-        Index row = 0;
-        for (Index b = 0; b < nb; ++b) {
-            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
-            for (Index q = 0; q + 1 < n; ++q, ++row) {
+            for (Index q = 0; q + 1 < n; ++q) {
                 const Index i = o + c.order[static_cast<std::size_t>(o + q)];
                 const Index nx = o + c.order[static_cast<std::size_t>(o + q + 1)];
-                c.inv_row[static_cast<std::size_t>(row)] = i;
-                c.inv_next[static_cast<std::size_t>(row)] = nx;
-                c.x_inv.row(row) = c.xp.row(i);
-                c.t[row] = c.r[nx];
+                c.next[static_cast<std::size_t>(i)] = nx;
+                c.t[i] = c.r[nx];
             }
         }
         c.rev_coef = obj.revenue / obj.revenue_scale;
         c.alpha = obj.alpha;
-        c.price.setZero(total);
-        if (rows > 0) {
-            scorer_.inverse(theta_, c.t, c.x_inv, c.raw, c.inverse);
-            for (Index q = 0; q < rows; ++q)
-                c.price[c.inv_row[static_cast<std::size_t>(q)]] = std::max(T(0), c.raw[q]);
-        }
+        scorer_.inverse_of(c.score, c.t, c.raw, c.inverse);
+        c.price.resize(total);
+        for (Index i = 0; i < total; ++i)
+            c.price[i] = c.next[static_cast<std::size_t>(i)] == kNone ? T(0) : std::max(T(0), c.raw[i]);
         c.f.resize(total);
         c.f.array() = c.rev_coef * c.price.array() * c.ctr.array() + c.f_metrics.array();
 
@@ -431,20 +414,20 @@ public:
         c.dr.setZero(total);
         neural_sort_backward<T>(c.sort, c.dp, c.dr);
 
-        const Index rows = static_cast<Index>(c.inv_row.size());
-        const bool through_price = rows > 0 && c.rev_coef != T(0);
+        const bool through_price = c.rev_coef != T(0);
         if (through_price) {
-            c.db.resize(rows);
-            for (Index q = 0; q < rows; ++q) {
-                const Index i = c.inv_row[static_cast<std::size_t>(q)];
-                c.db[q] = c.raw[q] > T(0) ? c.df[i] * c.rev_coef * c.ctr[i] : T(0);
-            }
-            scorer_.inverse_backward(theta_, c.t, c.x_inv, c.inverse, c.db, grad, &c.dt, &c.dx_inv);
-            for (Index q = 0; q < rows; ++q) c.dr[c.inv_next[static_cast<std::size_t>(q)]] += c.dt[q];
+            c.db.resize(total);
+            for (Index i = 0; i < total; ++i)
+                c.db[i] = c.next[static_cast<std::size_t>(i)] != kNone && c.raw[i] > T(0)
+                              ? c.df[i] * c.rev_coef * c.ctr[i]
+                              : T(0);
+            c.dxp_inv.setZero(total, scorer_dim());
+            scorer_.inverse_of_backward(theta_, c.t, c.xp, c.score, c.inverse, c.db, grad, &c.dt, &c.dxp_inv);
+            for (Index i = 0; i < total; ++i)
+                if (c.next[static_cast<std::size_t>(i)] != kNone) c.dr[c.next[static_cast<std::size_t>(i)]] += c.dt[i];
         }
         scorer_.backward(theta_, c.bids, c.xp, c.score, c.dr, grad, nullptr, &c.dxp);
-        if (through_price)
-            for (Index q = 0; q < rows; ++q) c.dxp.row(c.inv_row[static_cast<std::size_t>(q)]) += c.dx_inv.row(q);
+        if (through_price) c.dxp += c.dxp_inv;
         set_.backward(theta_, c.x, c.set, c.dxp.rightCols(context_dim()), grad, nullptr);
     }
 

@@ -32,9 +32,11 @@ public:
     /// Forward values kept for backward, and backward scratch; reuse one per thread.
     /// After the first call with given sizes, forward + backward allocate nothing.
     struct Cache {
-        std::vector<MatrixX<T>> z1, h1;  ///< per φ₁ layer: pre-/post-activation (rows x width)
+        // ELU's derivative reads only its output (min(h, 0) + 1), so the cache keeps the
+        // activated values and not the pre-activations; Dense applies ELU in its product.
+        std::vector<MatrixX<T>> h1;      ///< per φ₁ layer: ELU output (rows x width)
         MatrixX<T> mean;                 ///< leave-one-out means (rows x hidden)
-        std::vector<MatrixX<T>> z2, h2;  ///< per φ₂ layer: pre-/post-activation; h2.back() = h'
+        std::vector<MatrixX<T>> h2;      ///< per φ₂ layer: ELU output; h2.back() = h'
         std::vector<Index> offsets;      ///< the segments of the forward call
         RowVectorX<T> sum;               ///< per-segment sum of h (scratch)
         std::vector<MatrixX<T>> g1, g2;  ///< backward: gradient wrt each layer's pre-activation
@@ -79,24 +81,17 @@ public:
                               std::span<const Index> offsets, Cache& c) const {
         detail::check_segment_offsets(offsets, x.rows());
         c.offsets.assign(offsets.begin(), offsets.end());
-        c.z1.resize(phi1_.size());
         c.h1.resize(phi1_.size());
-        c.z2.resize(phi2_.size());
         c.h2.resize(phi2_.size());
         for (std::size_t l = 0; l < phi1_.size(); ++l) {
             if (l == 0)
-                phi1_[l].forward(theta, x, c.z1[l]);
+                phi1_[l].forward(theta, x, c.h1[l], Activation::elu);
             else
-                phi1_[l].forward(theta, c.h1[l - 1], c.z1[l]);
-            c.h1[l].resize(c.z1[l].rows(), c.z1[l].cols());
-            activate<T>(Activation::elu, c.z1[l], c.h1[l]);
+                phi1_[l].forward(theta, c.h1[l - 1], c.h1[l], Activation::elu);
         }
         leave_one_out(c.h1.back(), c.offsets, c.mean, c.sum);
-        for (std::size_t l = 0; l < phi2_.size(); ++l) {
-            phi2_[l].forward(theta, l == 0 ? c.mean : c.h2[l - 1], c.z2[l]);
-            c.h2[l].resize(c.z2[l].rows(), c.z2[l].cols());
-            activate<T>(Activation::elu, c.z2[l], c.h2[l]);
-        }
+        for (std::size_t l = 0; l < phi2_.size(); ++l)
+            phi2_[l].forward(theta, l == 0 ? c.mean : c.h2[l - 1], c.h2[l], Activation::elu);
         return c.h2.back();
     }
 
@@ -110,16 +105,16 @@ public:
         detail::require(x.rows() == c.h1.back().rows(), "x", kNone, "must be the forward call's input");
         c.g1.resize(phi1_.size());
         c.g2.resize(phi2_.size());
-        for (std::size_t l = 0; l < phi2_.size(); ++l) c.g2[l].resize(c.z2[l].rows(), c.z2[l].cols());
-        for (std::size_t l = 0; l < phi1_.size(); ++l) c.g1[l].resize(c.z1[l].rows(), c.z1[l].cols());
+        for (std::size_t l = 0; l < phi2_.size(); ++l) c.g2[l].resize(c.h2[l].rows(), c.h2[l].cols());
+        for (std::size_t l = 0; l < phi1_.size(); ++l) c.g1[l].resize(c.h1[l].rows(), c.h1[l].cols());
         c.g_mean.resize(c.mean.rows(), c.mean.cols());
 
-        // φ₂, top down; g2[l] holds dL/dh2[l] and then, in place, dL/dz2[l].
+        // φ₂, top down; g2[l] holds dL/dh2[l] and then, in place, dL/d(pre-activation of layer l).
         for (std::size_t l = phi2_.size(); l-- > 0;) {
             if (l + 1 == phi2_.size())
-                activate_backward<T>(Activation::elu, c.z2[l], c.h2[l], d_out, c.g2[l]);
+                activate_backward<T>(Activation::elu, c.h2[l], c.h2[l], d_out, c.g2[l]);
             else
-                activate_backward<T>(Activation::elu, c.z2[l], c.h2[l], c.g2[l], c.g2[l]);
+                activate_backward<T>(Activation::elu, c.h2[l], c.h2[l], c.g2[l], c.g2[l]);
             phi2_[l].backward(theta, l == 0 ? c.mean : c.h2[l - 1], c.g2[l], grad, l == 0 ? &c.g_mean : &c.g2[l - 1]);
         }
         // The leave-one-out mean is its own transpose: dL/dh_j = Σ_{i≠j} dL/dm_i / (n-1).
@@ -127,7 +122,7 @@ public:
         leave_one_out(c.g_mean, c.offsets, g_h, c.sum);
         // φ₁, top down.
         for (std::size_t l = phi1_.size(); l-- > 0;) {
-            activate_backward<T>(Activation::elu, c.z1[l], c.h1[l], c.g1[l], c.g1[l]);
+            activate_backward<T>(Activation::elu, c.h1[l], c.h1[l], c.g1[l], c.g1[l]);
             if (l == 0)
                 phi1_[l].backward(theta, x, c.g1[l], grad, dx);
             else

@@ -1,5 +1,5 @@
-// diffauction/nn/dense.hpp - a fully connected layer y = x W^T + b over the rows
-// of a (ragged-batch) matrix, with its hand-written backward pass (SPEC §2).
+// diffauction/nn/dense.hpp - a fully connected layer y = f(x W + b) over the rows of
+// a (ragged-batch) matrix, with its hand-written backward pass (SPEC §2).
 #pragma once
 
 #include <cmath>
@@ -7,12 +7,16 @@
 
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
+#include "diffauction/nn/activation.hpp"
+#include "diffauction/nn/gemm.hpp"
 
 namespace diffauction {
 
-/// Dense layer: `in` inputs, `out` outputs. W is out x in, b is 1 x out, both slots
-/// of the model's flat vector. Rows are independent (one candidate per row), so a
-/// whole stacked batch goes through in one matrix product.
+/// Dense layer: `in` inputs, `out` outputs. W is in x out and b is 1 x out, both
+/// slots of the model's flat vector (choice: W is stored input-major, y = x W + b,
+/// so that each input's weights to all outputs are contiguous; the forward kernel
+/// (nn/gemm.hpp) broadcasts x and streams rows of W). Rows are independent (one
+/// candidate per row), so a whole stacked batch goes through in one product.
 ///
 /// Conventions shared by every layer of nn/: `forward` is const and takes theta;
 /// what backward needs is either the caller's own data (here: the input x) or a
@@ -23,11 +27,12 @@ class Dense {
 public:
     Dense() = default;
     Dense(ParamLayout& layout, const std::string& name, Index in, Index out)
-        : in_(in), out_(out), w_(layout.add(name + ".W", out, in)), b_(layout.add(name + ".b", 1, out)) {
+        : in_(in), out_(out), w_(layout.add(name + ".W", in, out)), b_(layout.add(name + ".b", 1, out)) {
         detail::require(in > 0 && out > 0, "Dense", kNone, "needs in > 0 and out > 0");
     }
     Index in_dim() const { return in_; }
     Index out_dim() const { return out_; }
+    /// W, in x out (y = x W + b).
     ParamSlot weight_slot() const { return w_; }
     ParamSlot bias_slot() const { return b_; }
 
@@ -39,24 +44,47 @@ public:
         view(theta, b_).setZero();
     }
 
-    /// y (rows x out) = x (rows x in) W^T + b. Resizes y (no allocation once it fits).
-    void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& x, MatrixX<T>& y) const {
+    /// y (rows x out) = f(x (rows x in) W + b), f applied in the product's epilogue
+    /// for identity, ReLU and ELU, afterwards for the others. Resizes y (no
+    /// allocation once it fits); y must not be x.
+    void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& x, MatrixX<T>& y,
+                 Activation f = Activation::identity) const {
         check_input(x);
         y.resize(x.rows(), out_);
-        y.noalias() = x * view(theta, w_).transpose();
-        y.rowwise() += view(theta, b_).row(0);
+        const T* w = theta.data() + w_.offset;
+        const T* b = theta.data() + b_.offset;
+        using detail::GemmBias;
+        const Index m = x.rows(), ldx = x.outerStride();
+        switch (f) {
+            case Activation::identity:
+                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_);
+                break;
+            case Activation::elu:
+                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_,
+                                                      detail::EluEpilogue{});
+                break;
+            case Activation::relu:
+                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_,
+                                                      detail::ReluEpilogue{});
+                break;
+            default:
+                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_);
+                activate<T>(f, y, y);
+                break;
+        }
     }
 
-    /// grad[W] += dy^T x, grad[b] += column sums of dy; *dx = dy W (when dx given).
+    /// Backward of the affine part, from dy = dL/d(x W + b):
+    /// grad[W] += xᵀ dy, grad[b] += column sums of dy; *dx = dy Wᵀ (when dx given).
     void backward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& x,
                   const Eigen::Ref<const MatrixX<T>>& dy, VectorX<T>& grad, MatrixX<T>* dx) const {
         check_input(x);
         detail::require(dy.rows() == x.rows() && dy.cols() == out_, "dy", kNone, "must be rows x out");
-        view(grad, w_).noalias() += dy.transpose() * x;
+        view(grad, w_).noalias() += x.transpose() * dy;
         view(grad, b_).row(0) += dy.colwise().sum();
         if (dx != nullptr) {
             dx->resize(x.rows(), in_);
-            dx->noalias() = dy * view(theta, w_);
+            dx->noalias() = dy * view(theta, w_).transpose();
         }
     }
 

@@ -18,6 +18,7 @@
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
+#include "diffauction/nn/gemm.hpp"
 
 namespace diffauction {
 
@@ -26,19 +27,35 @@ namespace diffauction {
 /// bid slopes), `u` ((Q·Z) x D, row q·Z + z is u_qz) and `a` (Q x Z).
 ///
 /// Rows are independent candidates: `forward` scores every row (b_i, x_i) and
-/// `inverse` inverts every row (t_i, x_i). Sub-gradients follow the active unit
-/// (argmin q, argmax z for r; argmax q, argmin z for r⁻¹), chosen deterministically
-/// at ties: the lowest index wins (choice). Same conventions as Dense: const
-/// forward, caller-owned Cache, backward ADDS into `grad` and writes the input
-/// gradients only when asked.
+/// `inverse` inverts every row (t_i, x_i); `inverse_of` inverts the rows of an
+/// earlier `forward` call without recomputing their affine part (DNA's prices).
+/// Sub-gradients follow the active unit (argmin q, argmax z for r; argmax q, argmin
+/// z for r⁻¹), chosen deterministically at ties: the lowest index wins (choice).
+/// Same conventions as Dense: const forward, caller-owned caches, backward ADDS
+/// into `grad` and writes the input gradients only when asked.
+///
+/// Layout (choice, for speed): the affine part is computed transposed, one unit per
+/// row and one candidate per column, so that the max over units and the min over
+/// groups run over whole packets of candidates. Candidate columns are padded to a
+/// multiple of the packet width, so every candidate takes the same instructions: a
+/// row's score does not depend on the other rows of the call.
 template <Scalar T>
 class MinMaxScorer {
 public:
-    /// What backward needs: per row, the affine part and the active unit.
-    struct Cache {
-        MatrixX<T> lin;             ///< rows x (Q·Z): u_qzᵀ x_i + a_qz
-        VectorX<T> slope;           ///< Q·Z: e^{w_qz} (forward) or e^{-w_qz} (inverse)
+    /// What the backward of an inverse needs: the active unit per row, plus scratch.
+    struct InverseCache {
         std::vector<Index> active;  ///< per row: q·Z + z of the active unit
+        RowVectorX<T> in;           ///< padded b (forward) or t (inverse)
+        RowVectorX<T> out;          ///< padded r or r⁻¹
+        MatrixX<T> groups;          ///< Q x padded rows: per-group max (forward) or min (inverse)
+    };
+    /// What backward needs: the affine part and the active unit of every row.
+    struct Cache : InverseCache {
+        MatrixX<T> xt;              ///< D x padded rows: xᵀ (padding columns 0)
+        MatrixX<T> lin;             ///< (Q·Z) x padded rows: lin(q·Z + z, i) = u_qzᵀ x_i + a_qz
+        VectorX<T> slope;           ///< Q·Z: e^{w_qz}
+        VectorX<T> inv_slope;       ///< Q·Z: e^{-w_qz}
+        Index rows = 0;             ///< rows of the call
     };
 
     MinMaxScorer() = default;
@@ -72,30 +89,16 @@ public:
                  const Eigen::Ref<const MatrixX<T>>& x, VectorX<T>& r, Cache& c) const {
         check_rows(b, x, "b");
         affine(theta, x, c);
-        c.slope = flat(theta, w_).array().exp().matrix();
-        r.resize(b.size());
-        for (Index i = 0; i < b.size(); ++i) {
-            Index best = 0;
-            T value = T(0);
-            for (Index q = 0; q < q_; ++q) {
-                Index arg = q * z_;
-                T top = c.slope[arg] * b[i] + c.lin(i, arg);
-                for (Index z = 1; z < z_; ++z) {
-                    const Index j = q * z_ + z;
-                    const T v = c.slope[j] * b[i] + c.lin(i, j);
-                    if (v > top) {
-                        top = v;
-                        arg = j;
-                    }
-                }
-                if (q == 0 || top < value) {
-                    value = top;
-                    best = arg;
-                }
-            }
-            r[i] = value;
-            c.active[static_cast<std::size_t>(i)] = best;
-        }
+        evaluate<false>(c, b, r, c, true);
+    }
+
+    /// `forward` without recording the active units, for serving: the cache still
+    /// serves `inverse_of` and `inverse_at`, but not `backward` (which then throws).
+    void score(const VectorX<T>& theta, const Eigen::Ref<const VectorX<T>>& b, const Eigen::Ref<const MatrixX<T>>& x,
+               VectorX<T>& r, Cache& c) const {
+        check_rows(b, x, "b");
+        affine(theta, x, c);
+        evaluate<false>(c, b, r, c, false);
     }
 
     /// Backward of `forward` through the active unit j of each row:
@@ -104,7 +107,7 @@ public:
     void backward(const VectorX<T>& theta, const Eigen::Ref<const VectorX<T>>& b,
                   const Eigen::Ref<const MatrixX<T>>& x, const Cache& c, const Eigen::Ref<const VectorX<T>>& dr,
                   VectorX<T>& grad, VectorX<T>* db, MatrixX<T>* dx) const {
-        check_cache(b.size(), x, c, dr);
+        check_cache(b.size(), x, c, c.active, dr);
         auto gw = flat(grad, w_);
         auto gu = view(grad, u_);
         auto ga = flat(grad, a_);
@@ -127,30 +130,34 @@ public:
                  const Eigen::Ref<const MatrixX<T>>& x, VectorX<T>& b, Cache& c) const {
         check_rows(t, x, "t");
         affine(theta, x, c);
-        c.slope = (-flat(theta, w_).array()).exp().matrix();
-        b.resize(t.size());
-        for (Index i = 0; i < t.size(); ++i) {
-            Index best = 0;
-            T value = T(0);
-            for (Index q = 0; q < q_; ++q) {
-                Index arg = q * z_;
-                T low = c.slope[arg] * (t[i] - c.lin(i, arg));
-                for (Index z = 1; z < z_; ++z) {
-                    const Index j = q * z_ + z;
-                    const T v = c.slope[j] * (t[i] - c.lin(i, j));
-                    if (v < low) {
-                        low = v;
-                        arg = j;
-                    }
-                }
-                if (q == 0 || low > value) {
-                    value = low;
-                    best = arg;
-                }
-            }
-            b[i] = value;
-            c.active[static_cast<std::size_t>(i)] = best;
+        evaluate<true>(c, t, b, c, true);
+    }
+
+    /// b_i = r⁻¹(t_i; x_i) for every row x_i of the `forward` call that filled `fwd`
+    /// (its affine part is reused: no product). `fwd` is left as it was.
+    void inverse_of(const Cache& fwd, const Eigen::Ref<const VectorX<T>>& t, VectorX<T>& b,
+                    InverseCache& ic) const {
+        detail::require(fwd.rows == t.size() && fwd.lin.rows() == q_ * z_, "t", kNone,
+                        "needs one entry per row of the forward call");
+        for (Index i = 0; i < t.size(); ++i) detail::require(std::isfinite(t[i]), "t", i, "must be finite");
+        evaluate<true>(fwd, t, b, ic, true);
+    }
+
+    /// r⁻¹(t; x_i) for the single row i of the `forward` or `score` call that filled
+    /// `fwd` (scalar; for serving a few winners). Same value as `inverse_of` gives
+    /// up to the order of the max/min reductions, which is exact: bit for bit.
+    T inverse_at(const Cache& fwd, Index i, T t) const {
+        detail::require(i >= 0 && i < fwd.rows && fwd.lin.rows() == q_ * z_, "i", i,
+                        "is not a row of the forward call");
+        detail::require(std::isfinite(t), "t", i, "must be finite");
+        T value = T(0);
+        for (Index q = 0; q < q_; ++q) {
+            T low = unit_value<true>(fwd, fwd.inv_slope, q * z_, i, t);
+            for (Index j = q * z_ + 1; j < (q + 1) * z_; ++j)
+                low = std::min(low, unit_value<true>(fwd, fwd.inv_slope, j, i, t));
+            value = q == 0 ? low : std::max(value, low);
         }
+        return value;
     }
 
     /// Backward of `inverse` through the active unit j of each row, where
@@ -161,24 +168,22 @@ public:
                           const Eigen::Ref<const MatrixX<T>>& x, const Cache& c,
                           const Eigen::Ref<const VectorX<T>>& db, VectorX<T>& grad, VectorX<T>* dt,
                           MatrixX<T>* dx) const {
-        check_cache(t.size(), x, c, db);
-        auto gw = flat(grad, w_);
-        auto gu = view(grad, u_);
-        auto ga = flat(grad, a_);
-        const auto u = view(theta, u_);
-        if (dt != nullptr) dt->resize(t.size());
-        if (dx != nullptr) dx->resize(x.rows(), d_);
-        for (Index i = 0; i < t.size(); ++i) {
-            const Index j = c.active[static_cast<std::size_t>(i)];
-            const T s = c.slope[j];
-            const T g = db[i];
-            const T bi = s * (t[i] - c.lin(i, j));
-            gw[j] -= g * bi;
-            ga[j] -= g * s;
-            if (d_ > 0) gu.row(j) -= (g * s) * x.row(i);
-            if (dt != nullptr) (*dt)[i] = g * s;
-            if (dx != nullptr && d_ > 0) dx->row(i) = (-g * s) * u.row(j);
-        }
+        check_cache(t.size(), x, c, c.active, db);
+        if (dx != nullptr) dx->setZero(x.rows(), d_);
+        inverse_backward_impl(theta, t, x, c, c.active, db, grad, dt, dx);
+    }
+
+    /// Backward of `inverse_of` (same formulas as `inverse_backward`); `x` is the
+    /// forward call's input. ADDS -db_i e^{-w_j} u_jᵀ into row i of *dx when given
+    /// (*dx must already be rows x D, e.g. from `backward`).
+    void inverse_of_backward(const VectorX<T>& theta, const Eigen::Ref<const VectorX<T>>& t,
+                             const Eigen::Ref<const MatrixX<T>>& x, const Cache& fwd, const InverseCache& ic,
+                             const Eigen::Ref<const VectorX<T>>& db, VectorX<T>& grad, VectorX<T>* dt,
+                             MatrixX<T>* dx) const {
+        check_cache(t.size(), x, fwd, ic.active, db);
+        detail::require(dx == nullptr || (dx->rows() == x.rows() && dx->cols() == d_), "dx", kNone,
+                        "must be rows x D to accumulate into");
+        inverse_backward_impl(theta, t, x, fwd, ic.active, db, grad, dt, dx);
     }
 
 private:
@@ -189,16 +194,91 @@ private:
     static Eigen::Map<VectorX<T>> flat(VectorX<T>& v, ParamSlot s) {
         return Eigen::Map<VectorX<T>>(v.data() + s.offset, s.size());
     }
-    // lin = x uᵀ + a, and the per-row active buffer sized.
+    // lin = u xᵀ + a (transposed, padded columns), both slopes, rows recorded.
     void affine(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& x, Cache& c) const {
-        const Index n = x.rows(), m = q_ * z_;
-        c.lin.resize(n, m);
-        if (d_ > 0)
-            c.lin.noalias() = x * view(theta, u_).transpose();
-        else
-            c.lin.setZero();
-        c.lin.rowwise() += flat(theta, a_).transpose();
-        c.active.resize(static_cast<std::size_t>(n));
+        constexpr Index ps = detail::gemm_packet<T>();
+        const Index n = x.rows(), padded = (n + ps - 1) / ps * ps, m = q_ * z_;
+        c.rows = n;
+        c.xt.resize(d_, padded);
+        c.xt.leftCols(n) = x.transpose();
+        c.xt.rightCols(padded - n).setZero();
+        c.lin.resize(m, padded);
+        detail::gemm<T, detail::GemmBias::per_row>(m, padded, d_, theta.data() + u_.offset, d_, c.xt.data(), padded,
+                                                   theta.data() + a_.offset, c.lin.data(), padded);
+        c.slope = flat(theta, w_).array().exp().matrix();
+        c.inv_slope = (-flat(theta, w_).array()).exp().matrix();
+    }
+    // Forward: out_i = min_q max_z (e^{w_j} in_i + lin(j, i)); inverse (Inverse):
+    // out_i = max_q min_z e^{-w_j} (in_i - lin(j, i)). Vectorised over candidates;
+    // then one scalar pass per row finds the active unit (lowest index at ties).
+    template <bool Inverse>
+    void evaluate(const Cache& c, const Eigen::Ref<const VectorX<T>>& in, VectorX<T>& out, InverseCache& e,
+                  bool record_active) const {
+        const Index n = c.rows, padded = c.lin.cols();
+        e.in.resize(padded);
+        e.in.head(n) = in.transpose();
+        e.in.tail(padded - n).setZero();
+        e.groups.resize(q_, padded);
+        e.out.resize(padded);
+        const VectorX<T>& s = Inverse ? c.inv_slope : c.slope;
+        for (Index q = 0; q < q_; ++q) {
+            auto g = e.groups.row(q);
+            const Index j0 = q * z_;
+            if constexpr (Inverse) {
+                g.noalias() = s[j0] * (e.in - c.lin.row(j0));
+                for (Index j = j0 + 1; j < j0 + z_; ++j) g = g.cwiseMin(s[j] * (e.in - c.lin.row(j)));
+                if (q == 0) e.out = g; else e.out = e.out.cwiseMax(g);
+            } else {
+                g.noalias() = s[j0] * e.in + c.lin.row(j0);
+                for (Index j = j0 + 1; j < j0 + z_; ++j) g = g.cwiseMax(s[j] * e.in + c.lin.row(j));
+                if (q == 0) e.out = g; else e.out = e.out.cwiseMin(g);
+            }
+        }
+        out = e.out.head(n).transpose();
+        if (!record_active) {
+            e.active.clear();
+            return;
+        }
+        e.active.resize(static_cast<std::size_t>(n));
+        for (Index i = 0; i < n; ++i) {
+            Index q = 0;
+            while (q + 1 < q_ && e.groups(q, i) != out[i]) ++q;  // the first group attaining out_i
+            Index best = q * z_;
+            T top = unit_value<Inverse>(c, s, best, i, e.in[i]);
+            for (Index j = best + 1; j < (q + 1) * z_; ++j) {
+                const T v = unit_value<Inverse>(c, s, j, i, e.in[i]);
+                if (Inverse ? v < top : v > top) {
+                    top = v;
+                    best = j;
+                }
+            }
+            e.active[static_cast<std::size_t>(i)] = best;
+        }
+    }
+    template <bool Inverse>
+    static T unit_value(const Cache& c, const VectorX<T>& s, Index j, Index i, T in) {
+        return Inverse ? s[j] * (in - c.lin(j, i)) : s[j] * in + c.lin(j, i);
+    }
+    void inverse_backward_impl(const VectorX<T>& theta, const Eigen::Ref<const VectorX<T>>& t,
+                               const Eigen::Ref<const MatrixX<T>>& x, const Cache& c,
+                               const std::vector<Index>& active, const Eigen::Ref<const VectorX<T>>& db,
+                               VectorX<T>& grad, VectorX<T>* dt, MatrixX<T>* dx) const {
+        auto gw = flat(grad, w_);
+        auto gu = view(grad, u_);
+        auto ga = flat(grad, a_);
+        const auto u = view(theta, u_);
+        if (dt != nullptr) dt->resize(t.size());
+        for (Index i = 0; i < t.size(); ++i) {
+            const Index j = active[static_cast<std::size_t>(i)];
+            const T s = c.inv_slope[j];
+            const T g = db[i];
+            const T bi = s * (t[i] - c.lin(j, i));
+            gw[j] -= g * bi;
+            ga[j] -= g * s;
+            if (d_ > 0) gu.row(j) -= (g * s) * x.row(i);
+            if (dt != nullptr) (*dt)[i] = g * s;
+            if (dx != nullptr && d_ > 0) dx->row(i) -= (g * s) * u.row(j);
+        }
     }
     void check_rows(const Eigen::Ref<const VectorX<T>>& v, const Eigen::Ref<const MatrixX<T>>& x,
                     const char* field) const {
@@ -209,9 +289,9 @@ private:
         for (Index i = 0; i < v.size(); ++i) detail::require(std::isfinite(v[i]), field, i, "must be finite");
     }
     void check_cache(Index rows, const Eigen::Ref<const MatrixX<T>>& x, const Cache& c,
-                     const Eigen::Ref<const VectorX<T>>& d_out) const {
+                     const std::vector<Index>& active, const Eigen::Ref<const VectorX<T>>& d_out) const {
         detail::require(x.rows() == rows && x.cols() == d_, "x", kNone, "must match the forward call");
-        detail::require(c.lin.rows() == rows && static_cast<Index>(c.active.size()) == rows, "cache", kNone,
+        detail::require(c.rows == rows && static_cast<Index>(active.size()) == rows, "cache", kNone,
                         "does not come from a forward call on these rows");
         detail::require(d_out.size() == rows, "d_out", kNone, "needs one entry per row");
     }
