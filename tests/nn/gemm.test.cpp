@@ -8,7 +8,7 @@
 #include "support/gradcheck.hpp"
 
 using namespace diffauction;
-using detail::GemmBias;
+using detail::GemmInit;
 
 namespace {
 template <class T>
@@ -35,19 +35,28 @@ void check_shapes(T tol) {
                 const T* wp = k > 0 ? wbuf.data() : nullptr;
 
                 want = x * w;
-                detail::gemm<T, GemmBias::none>(m, n, k, xp, k + 3, wp, n + 5, nullptr, y.data(), n + 2);
+                detail::gemm<T, GemmInit::zero>(m, n, k, {xp, k + 3}, wp, n + 5, nullptr, y.data(), n + 2);
                 CHECK((y.leftCols(n) - want).cwiseAbs().maxCoeff() <= tol * (1 + static_cast<T>(k)));
                 CHECK((y.rightCols(2).array() == T(99)).all());  // nothing beyond n is written
 
                 want = (x * w).rowwise() + bcol.row(0);
-                detail::gemm<T, GemmBias::per_column>(m, n, k, xp, k + 3, wp, n + 5, bcol.data(), y.data(), n + 2);
+                detail::gemm<T, GemmInit::column_bias>(m, n, k, {xp, k + 3}, wp, n + 5, bcol.data(), y.data(), n + 2);
                 CHECK((y.leftCols(n) - want).cwiseAbs().maxCoeff() <= tol * (1 + static_cast<T>(k)));
 
                 want = (x * w).colwise() + brow.col(0);
-                detail::gemm<T, GemmBias::per_row>(m, n, k, xp, k + 3, wp, n + 5, brow.data(), y.data(), n + 2,
+                detail::gemm<T, GemmInit::row_bias>(m, n, k, {xp, k + 3}, wp, n + 5, brow.data(), y.data(), n + 2,
                                                    detail::EluEpilogue{});
                 const MatrixX<T> elu = (want.array().max(T(0)) + want.array().min(T(0)).exp() - T(1)).matrix();
                 CHECK((y.leftCols(n) - elu).cwiseAbs().maxCoeff() <= tol * (1 + static_cast<T>(k)));
+
+                // y += xᵀ·w with x read transposed in place (GemmLhs strides {1, ld}).
+                const MatrixX<T> xtbuf = random_of<T>(rng, k, m + 2);
+                const MatrixX<T> y0 = random_of<T>(rng, m, n);
+                want = y0 + xtbuf.leftCols(m).transpose() * w;
+                MatrixX<T> acc = y0;
+                detail::gemm<T, GemmInit::output>(m, n, k, {k > 0 ? xtbuf.data() : nullptr, 1, m + 2}, wp, n + 5,
+                                                  nullptr, acc.data(), n);
+                CHECK((acc - want).cwiseAbs().maxCoeff() <= tol * (1 + static_cast<T>(k)));
             }
 }
 }  // namespace
@@ -62,10 +71,10 @@ TEST_CASE("gemm: a row's result does not depend on the other rows of the call (b
     const Index k = 18, n = 37;
     const MatrixX<float> x = random_of<float>(rng, 31, k), w = random_of<float>(rng, k, n), b = random_of<float>(rng, 1, n);
     MatrixX<float> all(31, n), one(1, n);
-    detail::gemm<float, GemmBias::per_column>(31, n, k, x.data(), k, w.data(), n, b.data(), all.data(), n,
+    detail::gemm<float, GemmInit::column_bias>(31, n, k, {x.data(), k}, w.data(), n, b.data(), all.data(), n,
                                               detail::EluEpilogue{});
     for (Index i = 0; i < 31; ++i) {
-        detail::gemm<float, GemmBias::per_column>(1, n, k, x.data() + i * k, k, w.data(), n, b.data(), one.data(), n,
+        detail::gemm<float, GemmInit::column_bias>(1, n, k, {x.data() + i * k, k}, w.data(), n, b.data(), one.data(), n,
                                                   detail::EluEpilogue{});
         CHECK((one.row(0).array() == all.row(i).array()).all());
     }

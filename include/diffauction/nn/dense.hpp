@@ -2,6 +2,7 @@
 // a (ragged-batch) matrix, with its hand-written backward pass (SPEC §2).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -53,22 +54,22 @@ public:
         y.resize(x.rows(), out_);
         const T* w = theta.data() + w_.offset;
         const T* b = theta.data() + b_.offset;
-        using detail::GemmBias;
+        using detail::GemmInit;
         const Index m = x.rows(), ldx = x.outerStride();
         switch (f) {
             case Activation::identity:
-                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_);
+                detail::gemm<T, GemmInit::column_bias>(m, out_, in_, {x.data(), ldx}, w, out_, b, y.data(), out_);
                 break;
             case Activation::elu:
-                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_,
-                                                      detail::EluEpilogue{});
+                detail::gemm<T, GemmInit::column_bias>(m, out_, in_, {x.data(), ldx}, w, out_, b, y.data(), out_,
+                                                       detail::EluEpilogue{});
                 break;
             case Activation::relu:
-                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_,
-                                                      detail::ReluEpilogue{});
+                detail::gemm<T, GemmInit::column_bias>(m, out_, in_, {x.data(), ldx}, w, out_, b, y.data(), out_,
+                                                       detail::ReluEpilogue{});
                 break;
             default:
-                detail::gemm<T, GemmBias::per_column>(m, out_, in_, x.data(), ldx, w, out_, b, y.data(), out_);
+                detail::gemm<T, GemmInit::column_bias>(m, out_, in_, {x.data(), ldx}, w, out_, b, y.data(), out_);
                 activate<T>(f, y, y);
                 break;
         }
@@ -80,15 +81,40 @@ public:
                   const Eigen::Ref<const MatrixX<T>>& dy, VectorX<T>& grad, MatrixX<T>* dx) const {
         check_input(x);
         detail::require(dy.rows() == x.rows() && dy.cols() == out_, "dy", kNone, "must be rows x out");
-        view(grad, w_).noalias() += x.transpose() * dy;
-        view(grad, b_).row(0) += dy.colwise().sum();
+        using detail::GemmInit;
+        const Index m = x.rows();
+        // grad[W] += xᵀ dy: the kernel reads x transposed where it lies.
+        detail::gemm<T, GemmInit::output>(in_, out_, m, {x.data(), 1, x.outerStride()}, dy.data(), dy.outerStride(),
+                                          nullptr, grad.data() + w_.offset, out_);
+        // Column sums of row-major dy, a row at a time (vectorised along the row).
+        auto gb = view(grad, b_).row(0);
+        for (Index i = 0; i < m; ++i) gb += dy.row(i);
         if (dx != nullptr) {
-            dx->resize(x.rows(), in_);
-            dx->noalias() = dy * view(theta, w_).transpose();
+            dx->resize(m, in_);
+            input_gradient(theta, dy, *dx);
         }
     }
 
 private:
+    // dx = dy Wᵀ. The kernel streams rows of its right operand, so Wᵀ goes through
+    // a stack buffer, a block of its columns at a time (no allocation); layers too
+    // wide for that use Eigen's product.
+    void input_gradient(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& dy, MatrixX<T>& dx) const {
+        constexpr Index kBuffer = 4096, kStep = 2 * detail::gemm_packet<T>();
+        const Index block = (kBuffer / out_) / kStep * kStep;
+        const auto w = view(theta, w_);
+        if (block == 0) {
+            dx.noalias() = dy * w.transpose();
+            return;
+        }
+        alignas(64) T buffer[kBuffer];
+        for (Index j0 = 0; j0 < in_; j0 += block) {
+            const Index cols = std::min(block, in_ - j0);
+            Eigen::Map<MatrixX<T>>(buffer, out_, cols) = w.middleRows(j0, cols).transpose();
+            detail::gemm<T, detail::GemmInit::zero>(dy.rows(), cols, out_, {dy.data(), dy.outerStride()}, buffer, cols,
+                                                    nullptr, dx.data() + j0, in_);
+        }
+    }
     void check_input(const Eigen::Ref<const MatrixX<T>>& x) const {
         detail::require(x.cols() == in_, "x", kNone, [&] {
             return "has " + std::to_string(x.cols()) + " columns but the layer takes " + std::to_string(in_);
