@@ -2,12 +2,14 @@
 // built-in synthetic market (SPEC §6), one comparison table; then the joint-auction
 // baselines on settings A-D (SPEC §4.4).
 //
-//   compare [--auctions N] [--ic-auctions N] [--seed S]
+//   compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N]
 //
 // Business metrics use the market's ground-truth list-wise click model (with
 // externalities); IC metrics rerun each mechanism with misreports (SPEC §5).
 // "oracle" mechanisms rank with the ground-truth click model itself: an upper
-// reference for what a perfect list-wise CTR model would allow.
+// reference for what a perfect list-wise CTR model would allow. DNA (SPEC §4.1) is
+// trained first, on the revenue objective, on auctions distinct from the held-out
+// ones (seed + 1); examples/train_dna.cpp explores its fronts and training choices.
 #include <diffauction/diffauction.hpp>
 
 #include <fmt/core.h>
@@ -27,6 +29,7 @@ struct Args {
     Index auctions = 2000;
     Index ic_auctions = 300;
     std::uint64_t seed = 2026;
+    std::int64_t dna_steps = 1500;
 };
 
 Args parse(int argc, char** argv) {
@@ -43,13 +46,14 @@ Args parse(int argc, char** argv) {
         if (k == "--auctions") a.auctions = value();
         else if (k == "--ic-auctions") a.ic_auctions = value();
         else if (k == "--seed") a.seed = static_cast<std::uint64_t>(value());
+        else if (k == "--dna-steps") a.dna_steps = value();
         else {
-            fmt::print(stderr, "usage: compare [--auctions N] [--ic-auctions N] [--seed S]\n");
+            fmt::print(stderr, "usage: compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N]\n");
             std::exit(2);
         }
     }
-    if (a.auctions < 1 || a.ic_auctions < 0) {
-        fmt::print(stderr, "compare: --auctions must be >= 1 and --ic-auctions >= 0\n");
+    if (a.auctions < 1 || a.ic_auctions < 0 || a.dna_steps < 1) {
+        fmt::print(stderr, "compare: --auctions and --dna-steps must be >= 1 and --ic-auctions >= 0\n");
         std::exit(2);
     }
     return a;
@@ -75,6 +79,37 @@ void row(const std::string& name, const Report& r, double seconds) {
                num(ic.psi_p, 4), num(ic.regret_mean, 5), num(seconds, 1));
 }
 
+/// DNA trained on the revenue objective (λ = 1, α = 0.1) for `steps` Adam steps of
+/// 128 auctions (lr 1e-3, β₂ 0.99, the library's τ schedule and α; the choices of
+/// examples/train_dna.cpp).
+Dna<double> train_revenue_dna(const SyntheticMarket<double>& market, std::vector<Sample<double>> train,
+                              std::uint64_t seed, std::int64_t steps) {
+    DnaConfig cfg;
+    cfg.feature_dim = market.feature_dim();
+    Dna<double> model(cfg);
+    model.init(seed);
+    DnaObjective<double> obj;  // revenue only
+    obj.alpha = 0.1;
+    const Index items = static_cast<Index>(train.size());
+    DnaTrainable<double> trainable(model, std::move(train), obj);
+    TrainerOptions<double> opt;
+    opt.batch_size = 128;
+    const std::int64_t per_epoch = (items + opt.batch_size - 1) / opt.batch_size;
+    opt.epochs = (steps + per_epoch - 1) / per_epoch;
+    opt.seed = seed + 1;
+    opt.adam.learning_rate = 1e-3;
+    opt.adam.beta2 = 0.99;  // DNA's Adam (SPEC §4.1)
+    opt.clip_norm = 10;
+    opt.progress = ProgressMode::never;
+    struct StopAt {
+        std::int64_t steps;
+        bool on_step(const StepInfo<double>& s) const { return s.step >= steps; }
+    };
+    Trainer<double> trainer(opt);
+    trainer.train(trainable, items, StopAt{steps});
+    return model;
+}
+
 template <Mechanism M, class Model>
 void evaluate_row(const std::string& name, const M& mech, std::span<const Sample<double>> data,
                   const Model& truth, EvalOptions opt) {
@@ -97,8 +132,18 @@ int main(int argc, char** argv) {
     fmt::print("diffauction: synthetic market (seed {}), {} held-out auctions, {}..{} candidates, K = {}\n",
                config.seed, args.auctions, config.min_candidates, config.max_candidates, market.num_slots());
     fmt::print("metrics per 1000 page views under the ground-truth click model; IC metrics on the first {} "
-               "auctions\n\n",
+               "auctions\n",
                args.ic_auctions);
+
+    // DNA: trained on its own auctions (seed + 1), never on the held-out ones.
+    const Index dna_train = 10000;
+    const auto t_dna = std::chrono::steady_clock::now();
+    const Dna<double> dna = train_revenue_dna(market, market.generate(dna_train, args.seed + 1, 2), args.seed + 2,
+                                              args.dna_steps);
+    fmt::print("DNA: revenue objective (lambda = 1, alpha = 0.1), {} Adam steps x 128 auctions (lr 1e-3) on {} "
+               "training auctions (seed {}), trained in {:.1f} s\n\n",
+               args.dna_steps, dna_train, args.seed + 1,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_dna).count());
 
     EvalOptions opt;
     opt.ic = args.ic_auctions > 0;
@@ -118,6 +163,7 @@ int main(int argc, char** argv) {
     evaluate_row("VCG", Vcg<double>(), held_out, truth, opt);
     evaluate_row("WVCG w=1+5cvr", Wvcg<double>(cvr_weight), held_out, truth, opt);
     evaluate_row("Myerson", Myerson<double>(), held_out, truth, opt);
+    evaluate_row(fmt::format("DNA revenue, {} steps", args.dna_steps), dna, held_out, truth, opt);
 
     // Enumerating mechanisms with the oracle click model cost N!/(N-K)! lists per run
     // (about 4 ms at N = 20, K = 3), so their IC metrics use a thirtieth of the auctions.

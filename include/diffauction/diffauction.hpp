@@ -19,10 +19,16 @@
 
 // Sorting and list helpers (SPEC §2).
 #include "diffauction/nn/activation.hpp"
+#include "diffauction/nn/attention.hpp"
 #include "diffauction/nn/deep_set.hpp"
 #include "diffauction/nn/dense.hpp"
 #include "diffauction/nn/gemm.hpp"
+#include "diffauction/nn/gru.hpp"
+#include "diffauction/nn/layer_norm.hpp"
 #include "diffauction/nn/minmax.hpp"
+#include "diffauction/nn/pointer.hpp"
+#include "diffauction/nn/positional.hpp"
+#include "diffauction/nn/transformer.hpp"
 #include "diffauction/sort/lists.hpp"
 #include "diffauction/sort/neural_sort.hpp"
 

@@ -203,8 +203,8 @@ private:
         c.xt.leftCols(n) = x.transpose();
         c.xt.rightCols(padded - n).setZero();
         c.lin.resize(m, padded);
-        detail::gemm<T, detail::GemmBias::per_row>(m, padded, d_, theta.data() + u_.offset, d_, c.xt.data(), padded,
-                                                   theta.data() + a_.offset, c.lin.data(), padded);
+        detail::gemm<T, detail::GemmInit::row_bias>(m, padded, d_, {theta.data() + u_.offset, d_}, c.xt.data(), padded,
+                                                    theta.data() + a_.offset, c.lin.data(), padded);
         c.slope = flat(theta, w_).array().exp().matrix();
         c.inv_slope = (-flat(theta, w_).array()).exp().matrix();
     }
