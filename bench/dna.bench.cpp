@@ -3,6 +3,8 @@
 // cvr), K = 3, Q = 5, Z = 20, φ₁ = 128→32, φ₂ = 16, float, one thread.
 //   diffauction_bench --benchmark_filter=Dna
 // DnaServeSingle: one auction per call (Workspace reused, no allocation).
+// DnaServeBatch: 1 024 auctions per call through run_batch (BatchWorkspace reused);
+// items_per_second = auctions/s.
 // DnaTrainStep: one training step on a batch of 128 auctions (relaxed forward,
 // backward, Adam).
 #include <benchmark/benchmark.h>
@@ -52,6 +54,21 @@ void BM_DnaServeSingle_N30_K3(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());
 }
 
+void BM_DnaServeBatch_N30_K3(benchmark::State& state) {
+    const auto market = dna_market();
+    const auto data = market.generate(1024, 3);
+    const Dna<float> dna = dna_model(market.feature_dim());
+    std::vector<AuctionView<float>> views;
+    for (const auto& s : data) views.emplace_back(s.auction);
+    std::vector<Outcome<float>> outs(views.size());
+    Dna<float>::BatchWorkspace ws;
+    for (auto _ : state) {
+        dna.run_batch(views, outs, ws);
+        benchmark::DoNotOptimize(outs.back().price.data());
+    }
+    state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(views.size()));
+}
+
 void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
     const auto market = dna_market();
     Dna<float> dna = dna_model(market.feature_dim());
@@ -71,4 +88,5 @@ void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_DnaServeSingle_N30_K3);
+BENCHMARK(BM_DnaServeBatch_N30_K3)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_DnaTrainStep_B128_N30_K3)->Unit(benchmark::kMillisecond);

@@ -16,7 +16,10 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <istream>
 #include <limits>
+#include <ostream>
 #include <span>
 #include <string>
 #include <utility>
@@ -25,6 +28,7 @@
 #include "diffauction/core/auction.hpp"
 #include "diffauction/core/batch.hpp"
 #include "diffauction/core/error.hpp"
+#include "diffauction/core/io.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
@@ -96,6 +100,12 @@ Index metric_columns_used(const DnaObjective<T>& o) {
 }
 }  // namespace detail
 
+/// Model-file kind and format version of DNA (core/io.hpp). Version 1: hyper-
+/// parameters feature_dim, phi1, phi2, groups, units; the manifest of Dna's layout
+/// (Dense weights stored in x out).
+inline constexpr std::string_view kDnaModelKind = "dna";
+inline constexpr std::uint32_t kDnaModelVersion = 1;
+
 /// The default τ annealing (choice): exponential from 1.0, ×0.999 per step, with a
 /// floor of 0.05 (reached after about 3 000 steps).
 template <Scalar T>
@@ -146,6 +156,20 @@ public:
         Index last_n = 0;                           ///< N of the last run
         /// The buffers of the last run (its x, h' = set.output(), x', r).
         const Buffers& last() const { return by_n[static_cast<std::size_t>(last_n)]; }
+    };
+
+    /// Rows (candidates) per chunk of `run_batch`.
+    static constexpr Index kBatchRows = 256;
+    /// Scratch of `run_batch`, one per thread. (choice) Auctions are stacked into
+    /// chunks of exactly kBatchRows rows (the rest of a chunk is one all-zero padding
+    /// segment), so every buffer keeps one size: after the first call nothing is
+    /// allocated, and a chunk's activations (256 x 128 floats) stay in L2. The
+    /// padding costs at most one partly filled chunk per call.
+    struct BatchWorkspace {
+        Buffers chunk;               ///< buffers at kBatchRows rows
+        VectorX<T> bids;             ///< the chunk's bids (0 in the padding)
+        std::vector<Index> offsets;  ///< the chunk's segments, the padding last
+        Workspace single;            ///< auctions of more than kBatchRows candidates, and ranking scratch
     };
 
     /// Forward values of the relaxed outcome over a ragged batch of samples, and
@@ -202,6 +226,66 @@ public:
     Index context_dim() const { return set_.out_dim(); }
     Index scorer_dim() const { return input_dim() + context_dim(); }
 
+    /// The model as a file's contents: kind "dna", version kDnaModelVersion, the
+    /// config as hyper-parameters, the layout's manifest and theta.
+    ModelFile<T> to_file() const {
+        ModelFile<T> f;
+        f.kind = std::string(kDnaModelKind);
+        f.version = kDnaModelVersion;
+        const auto list = [](const std::vector<Index>& v) { return HyperParams::IntList(v.begin(), v.end()); };
+        f.hyper.set_int("feature_dim", cfg_.feature_dim)
+            .set_int_list("phi1", list(cfg_.phi1))
+            .set_int_list("phi2", list(cfg_.phi2))
+            .set_int("groups", cfg_.groups)
+            .set_int("units", cfg_.units);
+        f.manifest = layout_.entries();
+        f.theta = theta_;
+        return f;
+    }
+    /// Rebuilds a model from a file's contents (from load_model<T>(…, kDnaModelKind,
+    /// kDnaModelVersion)): hyper-parameters checked (hyper_param_error naming the key),
+    /// the manifest checked against the rebuilt layout (manifest_mismatch), every
+    /// weight finite (corrupt_model_file, field "weights[i]").
+    static Dna from_file(const ModelFile<T>& f) {
+        const auto count = [&](const char* key, std::int64_t lo, std::int64_t v) {
+            if (v < lo || v > std::int64_t{1} << 24)
+                throw hyper_param_error(key, "is " + std::to_string(v) + ", must be in [" + std::to_string(lo) +
+                                                 ", 2^24]");
+            return static_cast<Index>(v);
+        };
+        const auto widths = [&](const char* key) {
+            const HyperParams::IntList& l = f.hyper.get_int_list(key);
+            if (l.empty() || l.size() > 64) throw hyper_param_error(key, "must list 1 to 64 layer widths");
+            std::vector<Index> out;
+            for (const std::int64_t w : l) out.push_back(count(key, 1, w));
+            return out;
+        };
+        DnaConfig cfg;
+        cfg.feature_dim = count("feature_dim", 0, f.hyper.get_int("feature_dim"));
+        cfg.phi1 = widths("phi1");
+        cfg.phi2 = widths("phi2");
+        cfg.groups = count("groups", 1, f.hyper.get_int("groups"));
+        cfg.units = count("units", 1, f.hyper.get_int("units"));
+        Dna model(std::move(cfg));
+        check_manifest(f, model.layout());
+        for (Index i = 0; i < f.theta.size(); ++i)
+            if (!std::isfinite(f.theta[i]))
+                throw corrupt_model_file(0, "weights[" + std::to_string(i) + "]", "is not finite");
+        model.theta_ = f.theta;
+        return model;
+    }
+    /// Saves to a stream or a file (core/io.hpp format; throws model_file_error on I/O failure).
+    void save(std::ostream& out) const { save_model(out, to_file()); }
+    void save(const std::filesystem::path& path) const { save_model(path, to_file()); }
+    /// Loads a model saved by `save` with the same scalar type T. Throws the typed
+    /// model_file_errors of core/io.hpp: not_a_model_file, truncated_model_file,
+    /// corrupt_model_file, unsupported_model_version, wrong_model_kind,
+    /// model_scalar_mismatch, hyper_param_error, manifest_mismatch.
+    static Dna load(std::istream& in) { return from_file(load_model<T>(in, kDnaModelKind, kDnaModelVersion)); }
+    static Dna load(const std::filesystem::path& path) {
+        return from_file(load_model<T>(path, kDnaModelKind, kDnaModelVersion));
+    }
+
     /// Glorot-uniform set encoder, MinMaxScorer::init for the scorer, from `seed`.
     void init(std::uint64_t seed) {
         Rng rng(seed);
@@ -225,34 +309,44 @@ public:
     /// prices each winner at its critical bid (see the class comment).
     void run(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
         check_auction(a);
-        const Index n = a.num_candidates(), k = a.num_slots();
-        if (static_cast<Index>(ws.by_n.size()) <= n) ws.by_n.resize(static_cast<std::size_t>(n) + 1);
-        ws.last_n = n;
-        Buffers& buf = ws.by_n[static_cast<std::size_t>(n)];
-        buf.x.resize(n, input_dim());
-        write_inputs(a, buf.x, 0);
-        const std::array<Index, 2> offsets{0, n};
-        const MatrixX<T>& h = set_.forward(theta_, buf.x, offsets, buf.set);
-        buf.xp.resize(n, scorer_dim());
-        buf.xp.leftCols(input_dim()) = buf.x;
-        buf.xp.rightCols(context_dim()) = h;
-        scorer_.score(theta_, a.bids, buf.xp, buf.r, buf.score);
-        // Slots and prices read only the first K + 1 ranks.
-        detail::rank_by_score<T>(std::span<const T>(buf.r.data(), static_cast<std::size_t>(n)), ws.order,
-                                 static_cast<std::size_t>(k) + 1);
-        out.reset(k, n);
-        const Index shown = std::min(k, n);
-        for (Index s = 0; s < shown; ++s) {
-            const Index i = ws.order[static_cast<std::size_t>(s)];
-            // Critical bid over [0, ∞), from the scorer's affine part of row i (no
-            // product); min() only absorbs last-ulp rounding.
-            const T price = s + 1 < n ? std::min(std::max(T(0), scorer_.inverse_at(
-                                                               buf.score, i, buf.r[ws.order[static_cast<std::size_t>(s) + 1]])),
-                                                  a.bids[i])
-                                      : T(0);
-            out.slots[static_cast<std::size_t>(s)] = i;
-            out.price[static_cast<std::size_t>(i)] = price;
-            out.click_prob[static_cast<std::size_t>(i)] = a.slot_ctr[s] * a.ctr[i];
+        serve_validated(a, out, ws);
+    }
+
+    /// Serving outcomes of many auctions in one call: outs[b] = the outcome `run`
+    /// gives auctions[b], bit for bit (tested). Validates every auction first (an
+    /// input_error names the auction's index; no outcome is written then), then
+    /// scores the auctions in stacked chunks of kBatchRows candidates.
+    void run_batch(std::span<const AuctionView<T>> auctions, std::span<Outcome<T>> outs, BatchWorkspace& ws) const {
+        detail::require(outs.size() == auctions.size(), "outs", kNone, "needs one outcome per auction");
+        for (std::size_t b = 0; b < auctions.size(); ++b) check_auction(auctions[b], static_cast<Index>(b));
+        Buffers& c = ws.chunk;
+        c.x.resize(kBatchRows, input_dim());
+        ws.bids.resize(kBatchRows);
+        std::size_t b = 0;
+        while (b < auctions.size()) {
+            if (auctions[b].num_candidates() > kBatchRows) {  // too large for a chunk: alone
+                serve_validated(auctions[b], outs[b], ws.single);
+                ++b;
+                continue;
+            }
+            const std::size_t first = b;
+            Index rows = 0;
+            ws.offsets.assign(1, 0);
+            for (; b < auctions.size() && rows + auctions[b].num_candidates() <= kBatchRows; ++b) {
+                const Index n = auctions[b].num_candidates();
+                write_inputs(auctions[b], c.x, rows);
+                ws.bids.segment(rows, n) = auctions[b].bids;
+                rows += n;
+                ws.offsets.push_back(rows);
+            }
+            if (rows < kBatchRows) {
+                c.x.bottomRows(kBatchRows - rows).setZero();
+                ws.bids.tail(kBatchRows - rows).setZero();
+                ws.offsets.push_back(kBatchRows);
+            }
+            score_rows(ws.bids, ws.offsets, c);
+            for (std::size_t q = first; q < b; ++q)
+                fill_outcome(auctions[q], c, ws.offsets[q - first], outs[q], ws.single.order);
         }
     }
 
@@ -436,6 +530,50 @@ public:
     }
 
 private:
+    // `run` after validation: the auction alone in the buffers of its N.
+    void serve_validated(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
+        const Index n = a.num_candidates();
+        if (static_cast<Index>(ws.by_n.size()) <= n) ws.by_n.resize(static_cast<std::size_t>(n) + 1);
+        ws.last_n = n;
+        Buffers& buf = ws.by_n[static_cast<std::size_t>(n)];
+        buf.x.resize(n, input_dim());
+        write_inputs(a, buf.x, 0);
+        const std::array<Index, 2> offsets{0, n};
+        score_rows(a.bids, offsets, buf);
+        fill_outcome(a, buf, 0, out, ws.order);
+    }
+    // Scores every row of buf.x (segments `offsets`): h', x' = [x, h'], r.
+    void score_rows(const Eigen::Ref<const VectorX<T>>& bids, std::span<const Index> offsets, Buffers& buf) const {
+        const MatrixX<T>& h = set_.forward(theta_, buf.x, offsets, buf.set);
+        buf.xp.resize(buf.x.rows(), scorer_dim());
+        buf.xp.leftCols(input_dim()) = buf.x;
+        buf.xp.rightCols(context_dim()) = h;
+        scorer_.score(theta_, bids, buf.xp, buf.r, buf.score);
+    }
+    // The outcome of auction `a`, scored at rows o..o+N of `buf`: hard order, slots,
+    // critical-bid prices (see the class comment).
+    void fill_outcome(const AuctionView<T>& a, const Buffers& buf, Index o, Outcome<T>& out,
+                      std::vector<Index>& order) const {
+        const Index n = a.num_candidates(), k = a.num_slots();
+        // Slots and prices read only the first K + 1 ranks.
+        detail::rank_by_score<T>(std::span<const T>(buf.r.data() + o, static_cast<std::size_t>(n)), order,
+                                 static_cast<std::size_t>(k) + 1);
+        out.reset(k, n);
+        const Index shown = std::min(k, n);
+        for (Index s = 0; s < shown; ++s) {
+            const Index i = order[static_cast<std::size_t>(s)];
+            T price = T(0);
+            if (s + 1 < n) {
+                // Critical bid over [0, ∞), from the scorer's affine part of row i (no
+                // product); min() only absorbs last-ulp rounding.
+                const T next = buf.r[o + order[static_cast<std::size_t>(s) + 1]];
+                price = std::min(std::max(T(0), scorer_.inverse_at(buf.score, o + i, next)), a.bids[i]);
+            }
+            out.slots[static_cast<std::size_t>(s)] = i;
+            out.price[static_cast<std::size_t>(i)] = price;
+            out.click_prob[static_cast<std::size_t>(i)] = a.slot_ctr[s] * a.ctr[i];
+        }
+    }
     static void check_config(const DnaConfig& c) {
         detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
         detail::require(!c.phi1.empty() && !c.phi2.empty(), "phi1/phi2", kNone, "need at least one layer each");
