@@ -119,7 +119,21 @@ inline constexpr Index kMaxRows = 6;  // rows per register tile (6 x 2 packets: 
 // by the same sequence (bias, then one multiply-add per p in order), so a row's
 // result does not depend on how many rows the call has: one auction gives the same
 // bits alone or inside a batch.
-template <class T, int R, int C, GemmInit B, class E>
+// Where element (r, p) of the left operand lies: row-major (col_stride 1),
+// transposed (row_stride 1) or general strides. The first two are compile-time
+// cases so that the compiler keeps the row addresses as constant offsets.
+enum class Lhs { row_major, transposed, strided };
+template <Lhs L, class T>
+inline const T& lhs_at(const T* x, Index xr, Index xc, Index r, Index p) {
+    if constexpr (L == Lhs::row_major)
+        return x[r * xr + p];
+    else if constexpr (L == Lhs::transposed)
+        return x[r + p * xc];
+    else
+        return x[r * xr + p * xc];
+}
+
+template <class T, int R, int C, GemmInit B, Lhs L, class E>
 inline void tile(Index k, const T* x, Index xr, Index xc, const T* w, Index ldw, const T* bias, T* y, Index ldy,
                  const E& ep) {
     using P = Packet<T>;
@@ -140,7 +154,7 @@ inline void tile(Index k, const T* x, Index xr, Index xc, const T* w, Index ldw,
         P wv[C];
         for (int c = 0; c < C; ++c) wv[c] = ei::ploadu<P>(w + p * ldw + c * PS);
         for (int r = 0; r < R; ++r) {
-            const P xv = ei::pset1<P>(x[r * xr + p * xc]);
+            const P xv = ei::pset1<P>(lhs_at<L>(x, xr, xc, r, p));
             for (int c = 0; c < C; ++c) acc[r][c] = ei::pmadd(xv, wv[c], acc[r][c]);
         }
     }
@@ -148,16 +162,16 @@ inline void tile(Index k, const T* x, Index xr, Index xc, const T* w, Index ldw,
         for (int c = 0; c < C; ++c) ei::pstoreu(y + r * ldy + c * PS, ep(acc[r][c]));
 }
 
-template <class T, int C, GemmInit B, class E>
+template <class T, int C, GemmInit B, Lhs L, class E>
 inline void tile_rows(Index rows, Index k, const T* x, Index xr, Index xc, const T* w, Index ldw, const T* bias, T* y,
                       Index ldy, const E& ep) {
     switch (rows) {
-        case 1: tile<T, 1, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
-        case 2: tile<T, 2, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
-        case 3: tile<T, 3, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
-        case 4: tile<T, 4, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
-        case 5: tile<T, 5, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
-        default: tile<T, 6, C, B>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        case 1: tile<T, 1, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        case 2: tile<T, 2, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        case 3: tile<T, 3, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        case 4: tile<T, 4, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        case 5: tile<T, 5, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
+        default: tile<T, 6, C, B, L>(k, x, xr, xc, w, ldw, bias, y, ldy, ep); break;
     }
 }
 }  // namespace gemm_impl
@@ -169,7 +183,7 @@ inline void tile_rows(Index rows, Index k, const T* x, Index xr, Index xc, const
 /// Columns beyond the last whole packet (n mod the packet size) take a scalar path;
 /// pad n to a multiple of `gemm_packet<T>()` where every column must take the same one.
 namespace gemm_impl {
-template <Scalar T, GemmInit B, class E>
+template <Scalar T, GemmInit B, Lhs L, class E>
 void gemm_block(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, const T* bias, T* y, Index ldy,
                 const E& ep) {
     constexpr Index PS = kPacket<T>;
@@ -186,10 +200,10 @@ void gemm_block(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, 
             const T* bias_i = B == GemmInit::row_bias ? bias + i : bias;
             Index j = j0;
             for (; j + 2 * PS <= j1; j += 2 * PS)
-                tile_rows<T, 2, B>(rows, k, xi, xr, xc, w + j, ldw, B == GemmInit::column_bias ? bias + j : bias_i,
+                tile_rows<T, 2, B, L>(rows, k, xi, xr, xc, w + j, ldw, B == GemmInit::column_bias ? bias + j : bias_i,
                                    yi + j, ldy, ep);
             for (; j + PS <= j1; j += PS)
-                tile_rows<T, 1, B>(rows, k, xi, xr, xc, w + j, ldw, B == GemmInit::column_bias ? bias + j : bias_i,
+                tile_rows<T, 1, B, L>(rows, k, xi, xr, xc, w + j, ldw, B == GemmInit::column_bias ? bias + j : bias_i,
                                    yi + j, ldy, ep);
             for (; j < j1; ++j)
                 for (Index r = 0; r < rows; ++r) {
@@ -197,7 +211,7 @@ void gemm_block(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, 
                           : B == GemmInit::row_bias  ? bias_i[r]
                           : B == GemmInit::output    ? yi[r * ldy + j]
                                                      : T(0);
-                    for (Index p = 0; p < k; ++p) s += xi[r * xr + p * xc] * w[p * ldw + j];
+                    for (Index p = 0; p < k; ++p) s += lhs_at<L>(xi, xr, xc, r, p) * w[p * ldw + j];
                     yi[r * ldy + j] = ep(s);
                 }
         }
@@ -214,12 +228,12 @@ void gemm_block(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, 
 /// Long inner dimensions (gradients over a batch: k = rows of the batch) run in
 /// blocks of 256 terms, each accumulated into y, so that the slices of x and w a
 /// block reads stay in cache; the epilogue runs after the last block.
-template <Scalar T, GemmInit B, class E = IdentityEpilogue>
-void gemm(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, const T* bias, T* y, Index ldy,
-          const E& ep = {}) {
+template <Scalar T, GemmInit B, gemm_impl::Lhs L, class E>
+void gemm_layout(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, const T* bias, T* y, Index ldy,
+                 const E& ep) {
     constexpr Index kBlock = 256;
     if (k <= kBlock) {
-        gemm_impl::gemm_block<T, B>(m, n, k, x, w, ldw, bias, y, ldy, ep);
+        gemm_impl::gemm_block<T, B, L>(m, n, k, x, w, ldw, bias, y, ldy, ep);
         return;
     }
     for (Index p0 = 0; p0 < k; p0 += kBlock) {
@@ -228,12 +242,24 @@ void gemm(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, const 
         const T* wb = w + p0 * ldw;
         const bool last = p0 + kb == k;
         if (p0 == 0)
-            gemm_impl::gemm_block<T, B>(m, n, kb, xb, wb, ldw, bias, y, ldy, IdentityEpilogue{});
+            gemm_impl::gemm_block<T, B, L>(m, n, kb, xb, wb, ldw, bias, y, ldy, IdentityEpilogue{});
         else if (!last)
-            gemm_impl::gemm_block<T, GemmInit::output>(m, n, kb, xb, wb, ldw, bias, y, ldy, IdentityEpilogue{});
+            gemm_impl::gemm_block<T, GemmInit::output, L>(m, n, kb, xb, wb, ldw, bias, y, ldy, IdentityEpilogue{});
         else
-            gemm_impl::gemm_block<T, GemmInit::output>(m, n, kb, xb, wb, ldw, bias, y, ldy, ep);
+            gemm_impl::gemm_block<T, GemmInit::output, L>(m, n, kb, xb, wb, ldw, bias, y, ldy, ep);
     }
+}
+
+template <Scalar T, GemmInit B, class E = IdentityEpilogue>
+void gemm(Index m, Index n, Index k, GemmLhs<T> x, const T* w, Index ldw, const T* bias, T* y, Index ldy,
+          const E& ep = {}) {
+    using gemm_impl::Lhs;
+    if (x.col_stride == 1)
+        gemm_layout<T, B, Lhs::row_major>(m, n, k, x, w, ldw, bias, y, ldy, ep);
+    else if (x.row_stride == 1)
+        gemm_layout<T, B, Lhs::transposed>(m, n, k, x, w, ldw, bias, y, ldy, ep);
+    else
+        gemm_layout<T, B, Lhs::strided>(m, n, k, x, w, ldw, bias, y, ldy, ep);
 }
 
 /// The packet width (in scalars) `gemm` vectorises over.
