@@ -112,39 +112,8 @@ TEST_CASE("MultiHeadAttention: parameter and input gradients, accumulation, re-e
     Self m(rng);
     const MatrixX<double> x = test::random_matrix(rng, 8, kDim);
     const MatrixX<double> r = test::random_matrix(rng, 8, kDim);  // L = Σ R ⊙ y
-    auto loss = [&](const Eigen::VectorXd& th, const MatrixX<double>& xx) {
-        MultiHeadAttention<double>::Cache c;
-        return (m.mha.forward(th, xx, kOffsets, c).array() * r.array()).sum();
-    };
-    MultiHeadAttention<double>::Cache c;
-    m.mha.forward(m.theta, x, kOffsets, c);
-    Eigen::VectorXd grad = Eigen::VectorXd::Zero(m.theta.size());
-    MatrixX<double> dx;
-    m.mha.backward(m.theta, x, c, r, grad, &dx);
-    const auto num_theta = test::numeric_gradient([&](const Eigen::VectorXd& th) { return loss(th, x); }, m.theta);
-    CHECK(test::relative_error(grad, num_theta) < kGradTol);
-    const auto num_x = test::numeric_gradient(
-        [&](const Eigen::VectorXd& v) { return loss(m.theta, test::unflatten(v, 8, kDim)); }, test::flatten(x));
-    CHECK(test::relative_error(test::flatten(dx), num_x) < kGradTol);
-
-    Eigen::VectorXd twice = grad;
-    MatrixX<double> dx2;
-    m.mha.backward(m.theta, x, c, r, twice, &dx2);
-    CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
-    CHECK((dx2 - dx).norm() == 0.0);
-
-    // Re-entrancy: a second cache with other rows and other segments, interleaved.
-    MultiHeadAttention<double>::Cache other;
     const std::array<Index, 3> off2{0, 4, 6};
-    m.mha.forward(m.theta, test::random_matrix(rng, 6, kDim), off2, other);
-    Eigen::VectorXd g3 = Eigen::VectorXd::Zero(m.theta.size());
-    MatrixX<double> dx3;
-    m.mha.backward(m.theta, x, c, r, g3, &dx3);
-    CHECK((g3 - grad).norm() == 0.0);
-    CHECK((dx3 - dx).norm() == 0.0);
-    Eigen::VectorXd g4 = Eigen::VectorXd::Zero(m.theta.size());
-    m.mha.backward(m.theta, x, c, r, g4, nullptr);
-    CHECK((g4 - grad).norm() == 0.0);
+    test::check_segment_layer(m.mha, m.theta, x, kOffsets, r, test::random_matrix(rng, 6, kDim), off2);
 }
 
 TEST_CASE("MultiHeadAttention: permutation equivariant within a segment; segments independent",

@@ -39,36 +39,10 @@ TEST_CASE("DeepSet: parameter and input gradients on a ragged batch (n = 1, 2, 5
     Model m(rng);
     const MatrixX<double> x = test::random_matrix(rng, 8, kIn);
     const MatrixX<double> r = test::random_matrix(rng, 8, kPhi2.back());  // L = Σ R ⊙ h'
-    auto loss = [&](const Eigen::VectorXd& th, const MatrixX<double>& xx) {
-        DeepSet<double>::Cache c;
-        return (m.ds.forward(th, xx, kOffsets, c).array() * r.array()).sum();
-    };
-    DeepSet<double>::Cache c;
-    m.ds.forward(m.theta, x, kOffsets, c);
-    Eigen::VectorXd grad = Eigen::VectorXd::Zero(m.theta.size());
-    MatrixX<double> dx;
-    m.ds.backward(m.theta, x, c, r, grad, &dx);
-    const auto num_theta = test::numeric_gradient([&](const Eigen::VectorXd& th) { return loss(th, x); }, m.theta);
-    CHECK(test::relative_error(grad, num_theta) < kGradTol);
-    const auto num_x = test::numeric_gradient(
-        [&](const Eigen::VectorXd& v) { return loss(m.theta, test::unflatten(v, 8, kIn)); }, test::flatten(x));
-    CHECK(test::relative_error(test::flatten(dx), num_x) < kGradTol);
+    const MatrixX<double> dx =
+        test::check_segment_layer(m.ds, m.theta, x, kOffsets, r, test::random_matrix(rng, 8, kIn), kOffsets);
     // The single candidate of auction 0 has no others: nothing flows back to its features.
     CHECK(dx.row(0).norm() == 0.0);
-
-    // Accumulation, and a second backward on the same cache gives the same dx.
-    Eigen::VectorXd twice = grad;
-    MatrixX<double> dx2;
-    m.ds.backward(m.theta, x, c, r, twice, &dx2);
-    CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
-    CHECK((dx2 - dx).norm() == 0.0);
-
-    // Re-entrancy: a second cache on other inputs, interleaved, leaves the first intact.
-    DeepSet<double>::Cache other;
-    m.ds.forward(m.theta, test::random_matrix(rng, 8, kIn), kOffsets, other);
-    Eigen::VectorXd g3 = Eigen::VectorXd::Zero(m.theta.size());
-    m.ds.backward(m.theta, x, c, r, g3, nullptr);
-    CHECK((g3 - grad).norm() == 0.0);
 }
 
 TEST_CASE("DeepSet: an auction of one gets h' = ELU(phi2(0))", "[nn][deep_set]") {

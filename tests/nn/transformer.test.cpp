@@ -83,41 +83,12 @@ TEST_CASE("TransformerBlock: parameter and input gradients, accumulation, re-ent
         Model m(rng, act);
         const MatrixX<double> x = test::random_matrix(rng, 8, kDim);
         const MatrixX<double> r = test::random_matrix(rng, 8, kDim);
-        auto loss = [&](const Eigen::VectorXd& th, const MatrixX<double>& xx) {
-            TransformerBlock<double>::Cache c;
-            return (m.block.forward(th, xx, kOffsets, c).array() * r.array()).sum();
-        };
         TransformerBlock<double>::Cache c;
         m.block.forward(m.theta, x, kOffsets, c);
         // Away from the ReLU kink, so that central differences see one side only.
         CHECK(c.z.cwiseAbs().minCoeff() > 1e-3);
-        Eigen::VectorXd grad = Eigen::VectorXd::Zero(m.theta.size());
-        MatrixX<double> dx;
-        m.block.backward(m.theta, x, c, r, grad, &dx);
-        const auto num_theta =
-            test::numeric_gradient([&](const Eigen::VectorXd& th) { return loss(th, x); }, m.theta);
-        CHECK(test::relative_error(grad, num_theta) < kGradTol);
-        const auto num_x = test::numeric_gradient(
-            [&](const Eigen::VectorXd& v) { return loss(m.theta, test::unflatten(v, 8, kDim)); }, test::flatten(x));
-        CHECK(test::relative_error(test::flatten(dx), num_x) < kGradTol);
-
-        Eigen::VectorXd twice = grad;
-        MatrixX<double> dx2;
-        m.block.backward(m.theta, x, c, r, twice, &dx2);
-        CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
-        CHECK((dx2 - dx).norm() == 0.0);
-
-        TransformerBlock<double>::Cache other;
         const std::array<Index, 3> off2{0, 2, 6};
-        m.block.forward(m.theta, test::random_matrix(rng, 6, kDim), off2, other);
-        Eigen::VectorXd g3 = Eigen::VectorXd::Zero(m.theta.size());
-        MatrixX<double> dx3;
-        m.block.backward(m.theta, x, c, r, g3, &dx3);
-        CHECK((g3 - grad).norm() == 0.0);
-        CHECK((dx3 - dx).norm() == 0.0);
-        Eigen::VectorXd g4 = Eigen::VectorXd::Zero(m.theta.size());
-        m.block.backward(m.theta, x, c, r, g4, nullptr);
-        CHECK((g4 - grad).norm() == 0.0);
+        test::check_segment_layer(m.block, m.theta, x, kOffsets, r, test::random_matrix(rng, 6, kDim), off2);
     }
 }
 

@@ -9,10 +9,12 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <span>
 
 #include <diffauction/core/rng.hpp>
 #include <diffauction/core/types.hpp>
@@ -65,5 +67,52 @@ inline Eigen::VectorXd random_vector(Rng& rng, Index n, double scale = 1.0) {
 /// Bound used by the block tests: central differences at eps = 1e-6 in double
 /// leave about 1e-9 relative error on smooth losses.
 inline constexpr double kGradTol = 1e-6;
+
+/// The standard checks of a layer over the segments of a ragged batch, i.e. with
+///   layer.forward(theta, x, offsets, cache) -> const MatrixX<double>& (the output)
+///   layer.backward(theta, x, cache, d_out, grad, MatrixX<double>* dx)
+/// (DeepSet, MultiHeadAttention, TransformerBlock), for L = Σ R ⊙ output:
+/// parameter gradient and input Jacobian against central differences; accumulation
+/// (a second backward doubles grad and repeats dx); re-entrancy (a forward on
+/// `other_x` through another cache in between changes nothing); dx = nullptr.
+/// Returns dx for checks of the caller's own.
+template <class Layer>
+MatrixX<double> check_segment_layer(const Layer& layer, const Eigen::VectorXd& theta, const MatrixX<double>& x,
+                                    std::span<const Index> offsets, const MatrixX<double>& r,
+                                    const MatrixX<double>& other_x, std::span<const Index> other_offsets) {
+    using Cache = typename Layer::Cache;
+    auto loss = [&](const Eigen::VectorXd& th, const MatrixX<double>& xx) {
+        Cache c;
+        return (layer.forward(th, xx, offsets, c).array() * r.array()).sum();
+    };
+    Cache c;
+    layer.forward(theta, x, offsets, c);
+    Eigen::VectorXd grad = Eigen::VectorXd::Zero(theta.size());
+    MatrixX<double> dx;
+    layer.backward(theta, x, c, r, grad, &dx);
+    const Eigen::VectorXd num_theta = numeric_gradient([&](const Eigen::VectorXd& th) { return loss(th, x); }, theta);
+    CHECK(relative_error(grad, num_theta) < kGradTol);
+    const Eigen::VectorXd num_x = numeric_gradient(
+        [&](const Eigen::VectorXd& v) { return loss(theta, unflatten(v, x.rows(), x.cols())); }, flatten(x));
+    CHECK(relative_error(flatten(dx), num_x) < kGradTol);
+
+    Eigen::VectorXd twice = grad;
+    MatrixX<double> dx2;
+    layer.backward(theta, x, c, r, twice, &dx2);
+    CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
+    CHECK((dx2 - dx).norm() == 0.0);
+
+    Cache other;
+    layer.forward(theta, other_x, other_offsets, other);
+    Eigen::VectorXd g3 = Eigen::VectorXd::Zero(theta.size());
+    MatrixX<double> dx3;
+    layer.backward(theta, x, c, r, g3, &dx3);
+    CHECK((g3 - grad).norm() == 0.0);
+    CHECK((dx3 - dx).norm() == 0.0);
+    Eigen::VectorXd g4 = Eigen::VectorXd::Zero(theta.size());
+    layer.backward(theta, x, c, r, g4, nullptr);
+    CHECK((g4 - grad).norm() == 0.0);
+    return dx;
+}
 
 }  // namespace diffauction::test

@@ -48,11 +48,13 @@ void softmax_rows_scaled_backward(const Eigen::Map<const MatrixX<T>>& p, Eigen::
     for (Index i = 0; i < g.rows(); ++i) g.row(i).array() -= g.row(i).dot(p.row(i));
     g.array() *= p.array() * scale;
 }
-inline void check_heads(Index dim, Index heads) {
+/// The width of one head, dim / heads; throws input_error unless heads divide dim.
+inline Index checked_head_dim(Index dim, Index heads) {
     require(dim > 0 && heads > 0, "heads", kNone, "needs dim > 0 and heads > 0");
     require(dim % heads == 0, "heads", kNone, [&] {
         return std::to_string(heads) + " heads do not divide the model width " + std::to_string(dim);
     });
+    return dim / heads;
 }
 inline void check_width(Index cols, Index expected, const char* field) {
     require(cols == expected, field, kNone, [&] {
@@ -87,7 +89,7 @@ public:
     MultiHeadAttention() = default;
     /// Model width `dim`, `heads` heads; dim % heads must be 0 (input_error otherwise).
     MultiHeadAttention(ParamLayout& layout, const std::string& name, Index dim, Index heads)
-        : dim_(dim), heads_(heads), head_dim_(checked_head_dim(dim, heads)),
+        : dim_(dim), heads_(heads), head_dim_(detail::checked_head_dim(dim, heads)),
           qkv_(layout, name + ".qkv", dim, 3 * dim), out_(layout, name + ".out", dim, dim) {}
 
     Index dim() const { return dim_; }
@@ -183,10 +185,6 @@ public:
     }
 
 private:
-    static Index checked_head_dim(Index dim, Index heads) {
-        detail::check_heads(dim, heads);
-        return dim / heads;
-    }
     Index dim_ = 0, heads_ = 0, head_dim_ = 0;
     Dense<T> qkv_, out_;
 };
@@ -221,7 +219,7 @@ public:
     /// dim % heads must be 0 (input_error otherwise).
     TargetAttention(ParamLayout& layout, const std::string& name, Index query_dim, Index key_dim, Index dim,
                     Index heads)
-        : dim_(dim), heads_(heads), head_dim_(checked_head_dim(dim, heads)), q_(layout, name + ".q", query_dim, dim),
+        : dim_(dim), heads_(heads), head_dim_(detail::checked_head_dim(dim, heads)), q_(layout, name + ".q", query_dim, dim),
           kv_(layout, name + ".kv", key_dim, 2 * dim), out_(layout, name + ".out", dim, dim) {}
 
     Index query_dim() const { return q_.in_dim(); }
@@ -329,10 +327,6 @@ public:
     }
 
 private:
-    static Index checked_head_dim(Index dim, Index heads) {
-        detail::check_heads(dim, heads);
-        return dim / heads;
-    }
     Index dim_ = 0, heads_ = 0, head_dim_ = 0;
     Dense<T> q_, kv_, out_;
 };
