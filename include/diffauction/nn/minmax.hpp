@@ -47,7 +47,8 @@ public:
         std::vector<Index> active;  ///< per row: q·Z + z of the active unit
         RowVectorX<T> in;           ///< padded b (forward) or t (inverse)
         RowVectorX<T> out;          ///< padded r or r⁻¹
-        MatrixX<T> groups;          ///< Q x padded rows: per-group max (forward) or min (inverse)
+        RowVectorX<T> arg;          ///< padded: the active unit (as a T)
+        RowVectorX<T> group, group_arg;  ///< scratch: one group's best value and unit
     };
     /// What backward needs: the affine part and the active unit of every row.
     struct Cache : InverseCache {
@@ -209,29 +210,67 @@ private:
         c.inv_slope = (-flat(theta, w_).array()).exp().matrix();
     }
     // Forward: out_i = min_q max_z (e^{w_j} in_i + lin(j, i)); inverse (Inverse):
-    // out_i = max_q min_z e^{-w_j} (in_i - lin(j, i)). Vectorised over candidates;
-    // then one scalar pass per row finds the active unit (lowest index at ties).
+    // out_i = max_q min_z e^{-w_j} (in_i - lin(j, i)). One pass per unit over the
+    // candidates in packets (lin's rows are contiguous), carrying each candidate's best
+    // value and, when asked, its unit index (as a T: exact for any realistic Q·Z) with
+    // compare-and-select; strict comparisons keep the lowest index at ties.
     template <bool Inverse>
     void evaluate(const Cache& c, const Eigen::Ref<const VectorX<T>>& in, VectorX<T>& out, InverseCache& e,
                   bool record_active) const {
+        namespace ei = Eigen::internal;
+        using P = typename ei::packet_traits<T>::type;
+        constexpr Index ps = detail::gemm_packet<T>();
         const Index n = c.rows, padded = c.lin.cols();
         e.in.resize(padded);
         e.in.head(n) = in.transpose();
         e.in.tail(padded - n).setZero();
-        e.groups.resize(q_, padded);
+        e.group.resize(padded);
+        e.group_arg.resize(padded);
         e.out.resize(padded);
-        const VectorX<T>& s = Inverse ? c.inv_slope : c.slope;
+        e.arg.resize(padded);
+        const T* s = Inverse ? c.inv_slope.data() : c.slope.data();
+        const T* x = e.in.data();
+        T* g = e.group.data();
+        T* ga = e.group_arg.data();
+        T* best = e.out.data();
+        T* ba = e.arg.data();
+        const auto unit = [&](Index j, Index i) {
+            const P sj = ei::pset1<P>(s[j]);
+            const P l = ei::ploadu<P>(c.lin.data() + j * padded + i);
+            if constexpr (Inverse)
+                return ei::pmul(sj, ei::psub(ei::ploadu<P>(x + i), l));
+            else
+                return ei::pmadd(sj, ei::ploadu<P>(x + i), l);
+        };
+        // "a beats b": larger within a group and smaller across groups (forward), the
+        // other way round for the inverse.
+        const auto beats = [](const P& a, const P& b, bool within) {
+            return (within != Inverse) ? ei::pcmp_lt(b, a) : ei::pcmp_lt(a, b);
+        };
         for (Index q = 0; q < q_; ++q) {
-            auto g = e.groups.row(q);
             const Index j0 = q * z_;
-            if constexpr (Inverse) {
-                g.noalias() = s[j0] * (e.in - c.lin.row(j0));
-                for (Index j = j0 + 1; j < j0 + z_; ++j) g = g.cwiseMin(s[j] * (e.in - c.lin.row(j)));
-                if (q == 0) e.out = g; else e.out = e.out.cwiseMax(g);
-            } else {
-                g.noalias() = s[j0] * e.in + c.lin.row(j0);
-                for (Index j = j0 + 1; j < j0 + z_; ++j) g = g.cwiseMax(s[j] * e.in + c.lin.row(j));
-                if (q == 0) e.out = g; else e.out = e.out.cwiseMin(g);
+            T* target = q == 0 ? best : g;  // group 0 goes straight into the result
+            T* target_arg = q == 0 ? ba : ga;
+            for (Index i = 0; i < padded; i += ps) {
+                ei::pstoreu(target + i, unit(j0, i));
+                ei::pstoreu(target_arg + i, ei::pset1<P>(static_cast<T>(j0)));
+            }
+            for (Index j = j0 + 1; j < j0 + z_; ++j) {
+                const P jj = ei::pset1<P>(static_cast<T>(j));
+                for (Index i = 0; i < padded; i += ps) {
+                    const P v = unit(j, i), cur = ei::ploadu<P>(target + i);
+                    const P m = beats(v, cur, true);
+                    ei::pstoreu(target + i, ei::pselect(m, v, cur));
+                    if (record_active) ei::pstoreu(target_arg + i, ei::pselect(m, jj, ei::ploadu<P>(target_arg + i)));
+                }
+            }
+            if (q == 0) continue;
+            for (Index i = 0; i < padded; i += ps) {
+                const P v = ei::ploadu<P>(g + i), cur = ei::ploadu<P>(best + i);
+                const P m = beats(v, cur, false);
+                ei::pstoreu(best + i, ei::pselect(m, v, cur));
+                if (record_active)
+                    ei::pstoreu(ba + i, ei::pselect(m, ei::ploadu<P>(ga + i), ei::ploadu<P>(ba + i)));
             }
         }
         out = e.out.head(n).transpose();
@@ -240,20 +279,7 @@ private:
             return;
         }
         e.active.resize(static_cast<std::size_t>(n));
-        for (Index i = 0; i < n; ++i) {
-            Index q = 0;
-            while (q + 1 < q_ && e.groups(q, i) != out[i]) ++q;  // the first group attaining out_i
-            Index best = q * z_;
-            T top = unit_value<Inverse>(c, s, best, i, e.in[i]);
-            for (Index j = best + 1; j < (q + 1) * z_; ++j) {
-                const T v = unit_value<Inverse>(c, s, j, i, e.in[i]);
-                if (Inverse ? v < top : v > top) {
-                    top = v;
-                    best = j;
-                }
-            }
-            e.active[static_cast<std::size_t>(i)] = best;
-        }
+        for (Index i = 0; i < n; ++i) e.active[static_cast<std::size_t>(i)] = static_cast<Index>(e.arg[i]);
     }
     template <bool Inverse>
     static T unit_value(const Cache& c, const VectorX<T>& s, Index j, Index i, T in) {
