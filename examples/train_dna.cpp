@@ -17,10 +17,10 @@
 // steps; held-out RPM of the λ = 1 model in brackets): float; Adam(β₁ 0.9, β₂ 0.99)
 // as in the paper at a constant learning rate 1e-3; batch 128; clipping at norm 10
 // (a guard: norms run 2-15); τ from the library default (1, ×0.999 per step, floor
-// 0.05); α = 0.1, not the library's 1: with α = 1 the cross-entropy term dominates
-// and drags revenue down (α = 1: 345, α = 0.1: 369, α = 0.03: 371, α = 0: 369;
-// GSP σ = 1: 296, σ = 0.5: 334), and α = 0.1 also moves every λ < 1 point of the
-// fronts to higher RPM at the same X. Decaying the learning rate to 1e-4 or
+// 0.05); α = 0.1, the library default since these runs (it was 1): with α = 1 the
+// cross-entropy term dominates and drags revenue down (α = 1: 345, α = 0.1: 369,
+// α = 0.03: 371, α = 0: 369; GSP σ = 1: 296, σ = 0.5: 334), and α = 0.1 also moves
+// every λ < 1 point of the fronts to higher RPM at the same X. Decaying the learning rate to 1e-4 or
 // reaching the τ floor earlier changed little (365). 20 000 training auctions,
 // 10 000 held-out.
 #include <diffauction/diffauction.hpp>
