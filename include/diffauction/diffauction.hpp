@@ -40,12 +40,15 @@
 #include "diffauction/mechanisms/joint_vcg.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
 #include "diffauction/mechanisms/myerson.hpp"
+#include "diffauction/mechanisms/regret_net.hpp"
 #include "diffauction/mechanisms/ugsp.hpp"
 #include "diffauction/mechanisms/vcg.hpp"
 #include "diffauction/mechanisms/wvcg.hpp"
 
 // Metrics and evaluation (SPEC §5).
 #include "diffauction/train/adam.hpp"
+#include "diffauction/train/aug_lagrangian.hpp"
+#include "diffauction/train/misreport.hpp"
 #include "diffauction/train/progress.hpp"
 #include "diffauction/train/schedule.hpp"
 #include "diffauction/train/trainer.hpp"
