@@ -95,14 +95,16 @@ public:
         for (const auto& d : pay_) d.init(theta_, rng);
     }
 
-    /// alloc (B x N) and expected payments (B x N) for bids (B x N); context must be
-    /// B x 0. Throws input_error for mismatched sizes or theta of the wrong size.
+    /// alloc (R x N) and expected payments (R x N) for bids (R x N); context must be
+    /// B x 0 with R a multiple of B (RegretMechanism's blocks). Throws input_error
+    /// for mismatched sizes or theta of the wrong size.
     void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& context,
                  const Eigen::Ref<const MatrixX<T>>& bids, Cache& c, MatrixX<T>& alloc, MatrixX<T>& payment) const {
         const Index n = cfg_.bidders, b = bids.rows();
         detail::require(theta.size() == layout_.size(), "theta", kNone, "has the wrong size for this network");
         detail::require(bids.cols() == n && b >= 1, "bids", kNone, "must be B x N with B >= 1");
-        detail::require(context.rows() == b && context.cols() == 0, "context", kNone, "must be B x 0");
+        detail::require(context.cols() == 0 && context.rows() >= 1 && b % context.rows() == 0, "context", kNone,
+                        "must be B x 0 with B dividing the bid rows");
         c.bids = bids;
         run_mlp(theta, alloc_, c.bids, c.a_pre, c.a_post, c.logits);
         run_mlp(theta, pay_, c.bids, c.p_pre, c.p_post, c.q);

@@ -69,7 +69,7 @@ template <RegretMechanism M>
 struct AugLagrangianWorkspace {
     using T = typename M::scalar_type;
     typename M::Cache cache;
-    MatrixX<T> context, bids, alloc, payment, d_alloc, d_payment, gain;
+    MatrixX<T> bids, alloc, payment, d_alloc, d_payment, gain;
 };
 
 namespace detail {
@@ -110,11 +110,10 @@ typename M::scalar_type augmented_lagrangian_loss(const M& mech, const VectorX<t
     detail::require(std::isfinite(rho) && rho >= T(0), "rho", kNone, "must be finite and >= 0");
     detail::require(grad == nullptr || grad->size() == theta.size(), "grad", kNone, "must have theta's size");
 
-    detail::stack_copies<T>(context, n + 1, ws.context);
     ws.bids.resize((n + 1) * b, n);
     ws.bids.topRows(b) = values;
     detail::fill_deviations<T>(values, 1, [&](Index i, Index j) { return misreports(i, j); }, ws.bids);
-    mech.forward(theta, ws.context, ws.bids, ws.cache, ws.alloc, ws.payment);
+    mech.forward(theta, context, ws.bids, ws.cache, ws.alloc, ws.payment);
 
     // gain(b, j) = u_j(misreport) − u_j(truthful).
     detail::deviation_utilities<T>(values, 1, ws.alloc, ws.payment, ws.gain);

@@ -13,8 +13,9 @@
 //    iterate clipped to the value range [lo, hi]) from a warm start the caller
 //    keeps per training sample (the previous search's result).
 // All N deviations of a batch of B auctions run as ONE stacked batch of N·B
-// auctions (block j = the batch with bidder j's bid replaced), so a search step is
-// one forward (and, for the ascent, one backward) of the mechanism.
+// auctions (block j = the batch with bidder j's bid replaced, sharing the batch's
+// B context rows), so a search step is one forward (and, for the ascent, one
+// backward) of the mechanism.
 #pragma once
 
 #include <algorithm>
@@ -53,13 +54,18 @@ using regret_scalar_t = typename M::scalar_type;
 /// - `void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& context,
 ///                 const Eigen::Ref<const MatrixX<T>>& bids, Cache& cache,
 ///                 MatrixX<T>& alloc, MatrixX<T>& payment) const`:
-///   context is B x F, bids B x N (B >= 1, any B from call to call); writes (resizes)
-///   alloc = click probabilities (B x N, the expected clicks of bidder j; in [0, 1])
-///   and payment = EXPECTED payments (B x N, price per click times click
-///   probability; revenue of auction b = Σ_j payment(b, j)). Row b of the outputs
-///   must depend only on row b of context and bids (auctions are independent), so
-///   that stacking auctions is exact. Const: the same mechanism runs many times
-///   per step (truthful bids and misreports) into different caches.
+///   context is B x F and bids C·B x N for a whole number C >= 1 of blocks (B >= 1,
+///   any B and C from call to call): row r of bids is auction r of the batch, whose
+///   bid-free inputs are context row r mod B. (choice) The searches run every
+///   deviation of a batch as such blocks of the same B auctions, so a mechanism can
+///   compute its bid-free part (an encoder over the ads' features) once per context
+///   row instead of once per deviation. Writes (resizes) alloc = click
+///   probabilities (C·B x N, the expected clicks of bidder j; in [0, 1]) and
+///   payment = EXPECTED payments (C·B x N, price per click times click probability;
+///   revenue of auction r = Σ_j payment(r, j)). Row r of the outputs must depend
+///   only on row r of bids and its context row (auctions are independent), so that
+///   stacking auctions is exact. Const: the same mechanism runs many times per step
+///   (truthful bids and misreports) into different caches.
 /// - `void backward(const VectorX<T>& theta, Cache& cache,
 ///                  const Eigen::Ref<const MatrixX<T>>& d_alloc,
 ///                  const Eigen::Ref<const MatrixX<T>>& d_payment,
@@ -109,7 +115,7 @@ template <RegretMechanism M>
 struct MisreportWorkspace {
     using T = typename M::scalar_type;
     typename M::Cache cache;
-    MatrixX<T> context, bids, alloc, payment, d_alloc, d_payment, d_bids;
+    MatrixX<T> bids, alloc, payment, d_alloc, d_payment, d_bids;
     MatrixX<T> utility, start, start_utility, grid_bid, grid_utility;
     VectorX<T> flat, flat_grad, scratch_grad;
 };
@@ -173,14 +179,6 @@ void check_same_shape(const Eigen::Ref<const MatrixX<T>>& x, const Eigen::Ref<co
     require_finite<T>(x, field);
 }
 
-/// out = `copies` copies of x stacked vertically.
-template <Scalar T>
-void stack_copies(const Eigen::Ref<const MatrixX<T>>& x, Index copies, MatrixX<T>& out) {
-    const Index b = x.rows();
-    out.resize(copies * b, x.cols());
-    if (x.cols() == 0) return;
-    for (Index k = 0; k < copies; ++k) out.middleRows(k * b, b) = x;
-}
 /// Stacked deviation bids: N blocks (starting at block `first`) of the values,
 /// block j with column j replaced by dev(b, j). Blocks before `first` are left alone
 /// (the caller fills them); out must already have (first + N)·B rows.
@@ -213,10 +211,9 @@ void run_deviations(const M& mech, const VectorX<typename M::scalar_type>& theta
                     MatrixX<typename M::scalar_type>& u, MisreportWorkspace<M>& ws) {
     using T = typename M::scalar_type;
     const Index n = values.cols();
-    stack_copies<T>(context, n, ws.context);
     ws.bids.resize(n * values.rows(), n);
     fill_deviations<T>(values, 0, dev, ws.bids);
-    mech.forward(theta, ws.context, ws.bids, ws.cache, ws.alloc, ws.payment);
+    mech.forward(theta, context, ws.bids, ws.cache, ws.alloc, ws.payment);
     deviation_utilities<T>(values, 0, ws.alloc, ws.payment, u);
 }
 }  // namespace detail

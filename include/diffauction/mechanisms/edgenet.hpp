@@ -1,0 +1,984 @@
+// diffauction/mechanisms/edgenet.hpp - EdgeNet (SPEC §4.2; Shen et al., CIKM 2023):
+// a transformer encoder over the ads' bid-free features, a GRU auto-regressive
+// decoder with pointer attention and a positive bid channel, and a payment network
+// with price = sigmoid(·)·bid; trained with the augmented-Lagrangian regret trainer
+// (train/aug_lagrangian.hpp) through the `EdgeNetRegret` adapter.
+//
+//   x_i  = [features_i, ctr_i, cvr_i]                       bid-free input (as DNA)
+//   z    = FC(Transformer^L(Embed(x)))  per auction (no positional encoding: a set)
+//   g    = mean_i z_i;  s_0 = g;  y_0 = learned start token
+//   step t = 1..K' (K' = min(K, N)):
+//     s_t     = GRU(s_{t−1}, y_{t−1})
+//     u_{t,i} = vᵀ tanh(W₁ z_i + W₂ s_t) + softplus(κ_t)·q_i,   q_i = b_i·ctr_i / bid_scale
+//     A_t     = softmax(u_t / τ) over the ads not picked at earlier steps
+//     pick_t  = argmax_i A_{t,i} (ties → lower index);  y_t = Σ_i A_{t,i} z_i
+//   click_i = ctr_i·Σ_t β_t A_{t,i}
+//   price_i = sigmoid(MLP([z_i; g; Σ_t A_{t,i} s_t; q_i; top-C of the others' q; mean of the others' q]))·b_i
+//   payment_i = price_i·click_i  (expected payment; IR by construction: price < bid)
+//
+// τ = 0 is serving (hard decoding: A_t one-hot at pick_t, y_t = z_{pick_t}); τ > 0
+// is the relaxed outcome used in training, differentiable in θ and in the bids.
+// (choice) The mask of later steps is the HARD pick of earlier steps in both modes:
+// training decodes the list serving would show, softly weighted. The bid channel
+// is the only place a bid enters the logits, with a positive coefficient, so when
+// the earlier picks are the same, a higher bid never lowers the ad's logit.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <istream>
+#include <limits>
+#include <ostream>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "diffauction/core/auction.hpp"
+#include "diffauction/core/batch.hpp"
+#include "diffauction/core/error.hpp"
+#include "diffauction/core/io.hpp"
+#include "diffauction/core/outcome.hpp"
+#include "diffauction/core/params.hpp"
+#include "diffauction/core/rng.hpp"
+#include "diffauction/core/sample.hpp"
+#include "diffauction/core/types.hpp"
+#include "diffauction/mechanisms/mechanism.hpp"
+#include "diffauction/nn/activation.hpp"
+#include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/gru.hpp"
+#include "diffauction/nn/pointer.hpp"
+#include "diffauction/nn/transformer.hpp"
+#include "diffauction/train/aug_lagrangian.hpp"
+#include "diffauction/train/schedule.hpp"
+
+namespace diffauction {
+
+/// EdgeNet's hyper-parameters. The model does not depend on N; it serves auctions
+/// with up to `max_slots` filled slots (one κ_t per decoding step).
+struct EdgeNetConfig {
+    Index feature_dim = 0;             ///< D: columns of `Auction::features` (0 allowed)
+    Index embed_dim = 32;              ///< E: embedding, encoder and decoder-state width
+    Index blocks = 2;                  ///< transformer encoder blocks (>= 0)
+    Index heads = 4;                   ///< attention heads (divide embed_dim)
+    Index ffn_dim = 64;                ///< transformer feed-forward width
+    Index attn_dim = 32;               ///< pointer-attention width
+    std::vector<Index> pay_hidden{32}; ///< payment MLP hidden widths (ELU)
+    Index max_slots = 3;               ///< decoding steps the model has a κ_t for
+    Index competitors = 3;             ///< C: the others' top-C q_j enter the payment net
+    /// Divides b·ctr wherever it enters (logit channel, payment net) (choice: the
+    /// training set's mean b·ctr, `mean_bid_ctr`, so that q is of order one).
+    double bid_scale = 1.0;
+};
+
+/// Model-file kind and format version of EdgeNet (core/io.hpp). Version 1: the
+/// hyper-parameters of EdgeNetConfig and the manifest of EdgeNet's layout.
+inline constexpr std::string_view kEdgeNetModelKind = "edgenet";
+inline constexpr std::uint32_t kEdgeNetModelVersion = 1;
+
+/// Mean of b_i·ctr_i over all candidates of `samples` (1 when there are none or the
+/// mean is not > 0): the default `EdgeNetConfig::bid_scale`.
+template <Scalar T>
+double mean_bid_ctr(std::span<const Sample<T>> samples) {
+    double sum = 0, count = 0;
+    for (const Sample<T>& s : samples)
+        for (Index i = 0; i < s.auction.num_candidates() && i < s.auction.bids.size(); ++i) {
+            sum += static_cast<double>(s.auction.bids[i]) * static_cast<double>(s.auction.ctr[i]);
+            count += 1;
+        }
+    const double m = count > 0 ? sum / count : 0.0;
+    return m > 0 && std::isfinite(m) ? m : 1.0;
+}
+
+/// EdgeNet over one flat parameter vector (STYLE.md). The model is immutable while
+/// serving: threads share it, each with its own Workspace and Outcome.
+///
+/// The core pass, `forward_rows`, runs a ragged batch of B auctions (candidates
+/// stacked as rows, `offsets`) under C bid profiles at once: the encoder (bid-free)
+/// runs once per auction, the decoder and the payment net once per (profile,
+/// auction). Serving is C = B = 1 at τ = 0; the regret trainer's deviations are
+/// C = N + 1 profiles of the same auctions (EdgeNetRegret).
+template <Scalar T>
+class EdgeNet {
+public:
+    using scalar_type = T;
+
+    /// Everything `forward_rows` computes, kept for `backward_rows`, plus scratch.
+    /// Reuse one per thread: after the first call with given sizes nothing allocates.
+    struct Cache {
+        // inputs
+        std::vector<Index> offsets;   ///< B + 1 candidate offsets of one profile
+        std::vector<Index> steps;     ///< per auction: K'_b decoding steps
+        MatrixX<T> beta;              ///< B x max_slots position factors (0 beyond K'_b)
+        MatrixX<T> x;                 ///< total x (D + 2) bid-free inputs
+        VectorX<T> bids;              ///< C·total bids (profile c, candidate i at c·total + i)
+        Index copies = 1;
+        T tau = T(0);
+        // encoder (bid-free, once per auction)
+        MatrixX<T> e0;                                        ///< total x E embedding
+        std::vector<typename TransformerBlock<T>::Cache> enc; ///< encoder blocks
+        MatrixX<T> z;                                         ///< total x E: FC output z_i
+        MatrixX<T> g;                                         ///< B x E: mean_i z_i
+        typename PointerAttention<T>::Keys keys;              ///< W₁ z_i, once per auction
+        // decoder (C·B rows, C·total candidates)
+        std::vector<Index> rep_offsets;                       ///< C·B + 1 offsets of the profiles' candidates
+        typename PointerAttention<T>::Keys rep_keys;          ///< keys repeated per profile
+        VectorX<T> q;                                         ///< C·total: b·ctr / bid_scale
+        std::vector<MatrixX<T>> s, y;                         ///< K'+1 states / decoder inputs (C·B x E)
+        std::vector<typename GruCell<T>::Cache> gru;          ///< one per step
+        std::vector<typename PointerAttention<T>::Cache> ptr; ///< one per step
+        MatrixX<T> logit;        ///< C·total x max_slots: u_{t,i} (bid channel included, before the mask; t < K')
+        MatrixX<T> alloc;        ///< C·total x max_slots: A_{t,i} (0 for masked ads and t >= K'_b)
+        std::vector<Index> pick; ///< C·B x max_slots: pick_t (local index; kNone for t >= K'_b)
+        std::vector<char> taken; ///< C·total: picked at some step (scratch of the mask)
+        MatrixX<T> free_in;      ///< total x 2E: the payment net's bid-free input [z_i; g]
+        MatrixX<T> pay_free;     ///< total x H₁: its first layer's part over free_in
+        MatrixX<T> pin;          ///< C·total x (E + 2 + C): the rest [Σ_t A_t s_t; q_i; rivals' q; mean q]
+        std::vector<Index> top;  ///< scratch: an auction's top C + 1 by q
+        std::vector<MatrixX<T>> pre, post;  ///< payment MLP hidden layers (pre[0]: both parts summed)
+        MatrixX<T> out;          ///< C·total x 1: payment logit
+        std::vector<Index> rivals;  ///< C·total x C: rows of the others' top-C q (kNone when fewer)
+        VectorX<T> frac, click, price, payment;  ///< C·total each
+        // backward scratch
+        MatrixX<T> d_pin, d_free, d_h, d_h2, d_alloc, d_s, d_y, d_ds, d_dy, d_z, d_zr, d_e, d_e2, d_g;
+        VectorX<T> d_q, d_u, d_out;
+        /// Rows of the decoder (C·B) and candidates (C·total).
+        Index rows() const { return copies * static_cast<Index>(offsets.size() - 1); }
+        Index total() const { return offsets.back(); }
+    };
+
+    /// Serving scratch, one per thread. (choice, as DNA's) One Cache per candidate
+    /// count N: after each N has been seen once, `run` allocates nothing.
+    struct Workspace {
+        std::vector<Cache> by_n;  ///< by_n[N]: the cache of auctions of N candidates
+        Index last_n = 0;
+        /// The cache of the last run (its logits, picks, allocation, payment-net values).
+        const Cache& last() const { return by_n[static_cast<std::size_t>(last_n)]; }
+    };
+
+    /// Builds the layout (names "edgenet.*"); theta is zero until `init`. Throws
+    /// input_error for a bad config.
+    explicit EdgeNet(EdgeNetConfig config = {}) : cfg_((check_config(config), std::move(config))) {
+        const Index e = cfg_.embed_dim;
+        embed_ = Dense<T>(layout_, "edgenet.embed", input_dim(), e);
+        for (Index l = 0; l < cfg_.blocks; ++l)
+            blocks_.emplace_back(layout_, "edgenet.enc" + std::to_string(l), e, cfg_.heads, cfg_.ffn_dim);
+        fc_ = Dense<T>(layout_, "edgenet.fc", e, e);
+        start_ = layout_.add("edgenet.start", 1, e);
+        gru_ = GruCell<T>(layout_, "edgenet.gru", e, e);
+        ptr_ = PointerAttention<T>(layout_, "edgenet.ptr", e, e, cfg_.attn_dim);
+        kappa_ = layout_.add("edgenet.kappa", 1, cfg_.max_slots);
+        // Payment net: the first layer in a bid-free part over [z_i; g] and a part over
+        // the rest (choice: the bid-free part runs once per ad, not once per bid profile).
+        const Index w0 = cfg_.pay_hidden.empty() ? 1 : cfg_.pay_hidden[0];
+        pay_free_ = Dense<T>(layout_, "edgenet.pay0_free", 2 * e, w0);
+        pay_bid_ = Dense<T>(layout_, "edgenet.pay0_bid", pay_input_dim() - 2 * e, w0);
+        Index in = w0;
+        for (std::size_t l = 1; l < cfg_.pay_hidden.size(); ++l) {
+            pay_.emplace_back(layout_, "edgenet.pay" + std::to_string(l), in, cfg_.pay_hidden[l]);
+            in = cfg_.pay_hidden[l];
+        }
+        if (!cfg_.pay_hidden.empty()) pay_.emplace_back(layout_, "edgenet.pay_out", in, 1);
+        theta_.setZero(layout_.size());
+    }
+
+    const EdgeNetConfig& config() const { return cfg_; }
+    const ParamLayout& layout() const { return layout_; }
+    VectorX<T>& theta() { return theta_; }
+    const VectorX<T>& theta() const { return theta_; }
+    /// Width of x (D + 2) and of the payment net's input (3E + 2 + C).
+    Index input_dim() const { return cfg_.feature_dim + 2; }
+    Index pay_input_dim() const { return 3 * cfg_.embed_dim + 2 + cfg_.competitors; }
+
+    /// Glorot-uniform dense and attention weights, the GRU's ±1/√E, a start token
+    /// of N(0, 1/E) entries, κ_t = log(e − 1) (so softplus(κ_t) = 1), from `seed`.
+    void init(std::uint64_t seed) {
+        Rng rng(seed);
+        embed_.init(theta_, rng);
+        for (const auto& b : blocks_) b.init(theta_, rng);
+        fc_.init(theta_, rng);
+        auto st = view(theta_, start_);
+        const double sd = 1.0 / std::sqrt(static_cast<double>(cfg_.embed_dim));
+        for (Index i = 0; i < st.size(); ++i) st.data()[i] = static_cast<T>(sd * rng.normal());
+        gru_.init(theta_, rng);
+        ptr_.init(theta_, rng);
+        view(theta_, kappa_).setConstant(static_cast<T>(std::log(std::exp(1.0) - 1.0)));
+        pay_free_.init(theta_, rng);
+        pay_bid_.init(theta_, rng);
+        for (const auto& d : pay_) d.init(theta_, rng);
+    }
+
+    // ----- persistence -----
+
+    /// The model as a file's contents: kind "edgenet", the config as hyper-parameters,
+    /// the layout's manifest and theta.
+    ModelFile<T> to_file() const {
+        ModelFile<T> f;
+        f.kind = std::string(kEdgeNetModelKind);
+        f.version = kEdgeNetModelVersion;
+        f.hyper.set_int("feature_dim", cfg_.feature_dim)
+            .set_int("embed_dim", cfg_.embed_dim)
+            .set_int("blocks", cfg_.blocks)
+            .set_int("heads", cfg_.heads)
+            .set_int("ffn_dim", cfg_.ffn_dim)
+            .set_int("attn_dim", cfg_.attn_dim)
+            .set_int_list("pay_hidden", HyperParams::IntList(cfg_.pay_hidden.begin(), cfg_.pay_hidden.end()))
+            .set_int("max_slots", cfg_.max_slots)
+            .set_int("competitors", cfg_.competitors)
+            .set_real("bid_scale", cfg_.bid_scale);
+        f.manifest = layout_.entries();
+        f.theta = theta_;
+        return f;
+    }
+    /// Rebuilds a model from a file's contents: hyper-parameters checked
+    /// (hyper_param_error naming the key), the manifest against the rebuilt layout
+    /// (manifest_mismatch), every weight finite (corrupt_model_file "weights[i]").
+    static EdgeNet from_file(const ModelFile<T>& f) {
+        const auto count = [&](const char* key, std::int64_t lo, std::int64_t v) {
+            if (v < lo || v > std::int64_t{1} << 20)
+                throw hyper_param_error(key, "is " + std::to_string(v) + ", must be in [" + std::to_string(lo) +
+                                                 ", 2^20]");
+            return static_cast<Index>(v);
+        };
+        EdgeNetConfig c;
+        c.feature_dim = count("feature_dim", 0, f.hyper.get_int("feature_dim"));
+        c.embed_dim = count("embed_dim", 1, f.hyper.get_int("embed_dim"));
+        c.blocks = count("blocks", 0, f.hyper.get_int("blocks"));
+        c.heads = count("heads", 1, f.hyper.get_int("heads"));
+        c.ffn_dim = count("ffn_dim", 1, f.hyper.get_int("ffn_dim"));
+        c.attn_dim = count("attn_dim", 1, f.hyper.get_int("attn_dim"));
+        const HyperParams::IntList& hidden = f.hyper.get_int_list("pay_hidden");
+        if (hidden.size() > 64) throw hyper_param_error("pay_hidden", "must list at most 64 layer widths");
+        c.pay_hidden.clear();
+        for (const std::int64_t w : hidden) c.pay_hidden.push_back(count("pay_hidden", 1, w));
+        c.max_slots = count("max_slots", 1, f.hyper.get_int("max_slots"));
+        c.competitors = count("competitors", 0, f.hyper.get_int("competitors"));
+        c.bid_scale = f.hyper.get_real("bid_scale");
+        if (!(std::isfinite(c.bid_scale) && c.bid_scale > 0))
+            throw hyper_param_error("bid_scale", "must be finite and > 0");
+        if (c.embed_dim % c.heads != 0) throw hyper_param_error("heads", "must divide embed_dim");
+        EdgeNet model(std::move(c));
+        check_manifest(f, model.layout());
+        for (Index i = 0; i < f.theta.size(); ++i)
+            if (!std::isfinite(f.theta[i]))
+                throw corrupt_model_file(0, "weights[" + std::to_string(i) + "]", "is not finite");
+        model.theta_ = f.theta;
+        return model;
+    }
+    void save(std::ostream& out) const { save_model(out, to_file()); }
+    void save(const std::filesystem::path& path) const { save_model(path, to_file()); }
+    /// Loads a model saved by `save` with the same T; throws the typed
+    /// model_file_errors of core/io.hpp (truncated, corrupt, wrong kind/version/scalar, ...).
+    static EdgeNet load(std::istream& in) {
+        return from_file(load_model<T>(in, kEdgeNetModelKind, kEdgeNetModelVersion));
+    }
+    static EdgeNet load(const std::filesystem::path& path) {
+        return from_file(load_model<T>(path, kEdgeNetModelKind, kEdgeNetModelVersion));
+    }
+
+    // ----- serving -----
+
+    /// Throws input_error unless `a` is a valid ordinary auction with D feature
+    /// columns and min(K, N) <= max_slots.
+    void check_auction(const AuctionView<T>& a, Index auction = kNone) const {
+        validate(a, auction);
+        detail::require(!a.joint(), "owners", kNone, "EdgeNet takes ordinary auctions, not joint ones", auction);
+        const Index d = cfg_.feature_dim;
+        const bool ok = d == 0 ? a.features.cols() == 0
+                               : (a.features.cols() == d && a.features.rows() == a.num_candidates());
+        detail::require(ok, "features", kNone, [&] {
+            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
+                   " but the model takes N x " + std::to_string(d);
+        }, auction);
+        detail::require(std::min(a.num_slots(), a.num_candidates()) <= cfg_.max_slots, "slot_ctr", kNone, [&] {
+            return "has " + std::to_string(a.num_slots()) + " slots to fill but the model decodes at most " +
+                   std::to_string(cfg_.max_slots);
+        }, auction);
+    }
+
+    /// Serving outcome (τ = 0): validates `a`, decodes min(K, N) slots greedily (each
+    /// step's highest logit among the ads not yet shown, ties → lower index), prices
+    /// each shown ad at sigmoid(·)·bid. Click probability: slot_ctr[t]·ctr_i.
+    void run(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
+        check_auction(a);
+        const Index n = a.num_candidates(), k = a.num_slots();
+        if (static_cast<Index>(ws.by_n.size()) <= n) ws.by_n.resize(static_cast<std::size_t>(n) + 1);
+        ws.last_n = n;
+        Cache& c = ws.by_n[static_cast<std::size_t>(n)];
+        c.offsets.assign({0, n});
+        c.steps.assign(1, std::min(k, n));
+        c.beta.resize(1, cfg_.max_slots);
+        c.beta.setZero();
+        c.beta.row(0).head(c.steps[0]) = a.slot_ctr.head(c.steps[0]).transpose();
+        c.x.resize(n, input_dim());
+        write_inputs(a, c.x, 0);
+        c.bids.resize(n);
+        c.bids = a.bids;
+        forward_rows(theta_, 1, T(0), c);
+        out.reset(k, n);
+        for (Index t = 0; t < c.steps[0]; ++t) {
+            const Index i = c.pick[static_cast<std::size_t>(t)];
+            out.slots[static_cast<std::size_t>(t)] = i;
+            out.price[static_cast<std::size_t>(i)] = c.price[i];
+            out.click_prob[static_cast<std::size_t>(i)] = a.slot_ctr[t] * a.ctr[i];
+        }
+    }
+
+    // ----- the core pass (training and serving) -----
+
+    /// Forward over the inputs already in the cache: c.offsets (B + 1), c.steps
+    /// (K'_b <= min(max_slots, N_b) per auction), c.beta (B x max_slots), c.x
+    /// (total x (D + 2)) and c.bids (copies·total). τ = 0: hard decoding; τ > 0: the
+    /// relaxed outcome. Leaves click, price and payment (copies·total) in the cache.
+    void forward_rows(const VectorX<T>& theta, Index copies, T tau, Cache& c) const {
+        check_cache_inputs(theta, copies, tau, c);
+        c.copies = copies;
+        c.tau = tau;
+        encode(theta, c);
+        decode(theta, c);
+        pay(theta, c);
+    }
+
+    /// Backward of `forward_rows` at τ > 0, from d_click and d_payment (copies·total
+    /// each): ADDS dL/dθ into grad and writes dL/d(bids) into *d_bids (copies·total)
+    /// when given.
+    void backward_rows(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click,
+                       const Eigen::Ref<const VectorX<T>>& d_payment, VectorX<T>& grad, VectorX<T>* d_bids) const {
+        const Index tr = c.copies * c.total();
+        detail::require(c.tau > T(0), "tau", kNone, "backward needs the relaxed outcome (tau > 0)");
+        detail::require(c.click.size() == tr && d_click.size() == tr && d_payment.size() == tr, "d_click/d_payment",
+                        kNone, "must have one entry per candidate row of the forward call");
+        detail::require(grad.size() == theta.size(), "grad", kNone, "must have theta's size");
+        c.d_q.setZero(tr);
+        c.d_alloc.setZero(tr, cfg_.max_slots);
+        c.rep_keys.grad.setZero();  // score_backward adds into it
+        pay_backward(theta, c, d_click, d_payment, grad);
+        decode_backward(theta, c, grad);
+        encode_backward(theta, c, grad);
+        if (d_bids != nullptr) {
+            d_bids->resize(tr);
+            const Index total = c.total(), d = cfg_.feature_dim;
+            const T inv = static_cast<T>(1.0 / cfg_.bid_scale);
+            for (Index r = 0; r < tr; ++r) (*d_bids)[r] = c.d_q[r] * c.x(r % total, d) * inv;
+            // payment = frac·b·click also depends on b directly.
+            for (Index r = 0; r < tr; ++r) (*d_bids)[r] += d_payment[r] * c.frac[r] * c.click[r];
+        }
+    }
+
+    /// Rows o..o+N of x = [features, ctr, cvr (0 when absent)].
+    void write_inputs(const AuctionView<T>& a, MatrixX<T>& x, Index o) const {
+        const Index n = a.num_candidates(), d = cfg_.feature_dim;
+        if (d > 0) x.block(o, 0, n, d) = a.features;
+        x.col(d).segment(o, n) = a.ctr;
+        if (a.cvr.size() != 0)
+            x.col(d + 1).segment(o, n) = a.cvr;
+        else
+            x.col(d + 1).segment(o, n).setZero();
+    }
+
+private:
+    static void check_config(const EdgeNetConfig& c) {
+        detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
+        detail::require(c.embed_dim >= 1, "embed_dim", kNone, "must be >= 1");
+        detail::require(c.blocks >= 0, "blocks", kNone, "must be >= 0");
+        detail::require(c.heads >= 1 && c.embed_dim % c.heads == 0, "heads", kNone, "must be >= 1 and divide embed_dim");
+        detail::require(c.ffn_dim >= 1, "ffn_dim", kNone, "must be >= 1");
+        detail::require(c.attn_dim >= 1, "attn_dim", kNone, "must be >= 1");
+        for (std::size_t l = 0; l < c.pay_hidden.size(); ++l)
+            detail::require(c.pay_hidden[l] >= 1, "pay_hidden", static_cast<Index>(l), "must be >= 1");
+        detail::require(c.max_slots >= 1, "max_slots", kNone, "must be >= 1");
+        detail::require(c.competitors >= 0, "competitors", kNone, "must be >= 0");
+        detail::require(std::isfinite(c.bid_scale) && c.bid_scale > 0, "bid_scale", kNone, "must be finite and > 0");
+    }
+    void check_cache_inputs(const VectorX<T>& theta, Index copies, T tau, const Cache& c) const {
+        detail::require(theta.size() == layout_.size(), "theta", kNone, "has the wrong size for this model");
+        detail::require(copies >= 1, "copies", kNone, "must be >= 1");
+        detail::require(std::isfinite(tau) && tau >= T(0), "tau", kNone, "must be finite and >= 0");
+        detail::check_segment_offsets(c.offsets, c.x.rows());
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1;
+        detail::require(nb >= 1, "offsets", kNone, "needs at least one auction");
+        detail::require(c.x.cols() == input_dim(), "x", kNone, "must have D + 2 columns");
+        detail::require(static_cast<Index>(c.steps.size()) == nb, "steps", kNone, "needs one entry per auction");
+        detail::require(c.beta.rows() == nb && c.beta.cols() == cfg_.max_slots, "beta", kNone,
+                        "must be B x max_slots");
+        for (Index b = 0; b < nb; ++b) {
+            const Index n = c.offsets[static_cast<std::size_t>(b) + 1] - c.offsets[static_cast<std::size_t>(b)];
+            const Index k = c.steps[static_cast<std::size_t>(b)];
+            detail::require(n >= 1, "offsets", b, "auctions need at least one candidate");
+            detail::require(k >= 0 && k <= n && k <= cfg_.max_slots, "steps", b, "must be in [0, min(N, max_slots)]");
+        }
+        detail::require(c.bids.size() == copies * c.x.rows(), "bids", kNone, "must have copies x total entries");
+    }
+    Index steps_max(const Cache& c) const {
+        Index k = 0;
+        for (const Index s : c.steps) k = std::max(k, s);
+        return k;
+    }
+
+    // Encoder: e0 = Embed(x), transformer blocks, z = FC(·), g = segment means, keys.
+    void encode(const VectorX<T>& theta, Cache& c) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1;
+        embed_.forward(theta, c.x, c.e0);
+        c.enc.resize(blocks_.size());
+        const MatrixX<T>* h = &c.e0;
+        for (std::size_t l = 0; l < blocks_.size(); ++l) h = &blocks_[l].forward(theta, *h, c.offsets, c.enc[l]);
+        fc_.forward(theta, *h, c.z);
+        c.g.resize(nb, cfg_.embed_dim);
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)];
+            const Index n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            c.g.row(b) = c.z.middleRows(o, n).colwise().sum() / static_cast<T>(n);
+        }
+        ptr_.project_keys(theta, c.z, c.offsets, c.keys);
+        // The payment net's first layer on its bid-free inputs [z_i; g], once per ad.
+        c.free_in.resize(c.total(), 2 * cfg_.embed_dim);
+        c.free_in.leftCols(cfg_.embed_dim) = c.z;
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)];
+            const Index n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            c.free_in.block(o, cfg_.embed_dim, n, cfg_.embed_dim).rowwise() = c.g.row(b);
+        }
+        pay_free_.forward(theta, c.free_in, c.pay_free);
+    }
+
+    // Decoder: K' steps over the C·B rows.
+    void decode(const VectorX<T>& theta, Cache& c) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), cp = c.copies;
+        const Index rows = cp * nb, tr = cp * total, e = cfg_.embed_dim, kmax = steps_max(c);
+        // Keys and offsets repeated per profile (the projection itself ran once).
+        c.rep_offsets.resize(static_cast<std::size_t>(rows) + 1);
+        for (Index p = 0; p < cp; ++p)
+            for (Index b = 0; b < nb; ++b)
+                c.rep_offsets[static_cast<std::size_t>(p * nb + b)] = p * total + c.offsets[static_cast<std::size_t>(b)];
+        c.rep_offsets.back() = tr;
+        c.rep_keys.offsets = c.rep_offsets;
+        c.rep_keys.k.resize(tr, cfg_.attn_dim);
+        for (Index p = 0; p < cp; ++p) c.rep_keys.k.middleRows(p * total, total) = c.keys.k;
+        c.rep_keys.grad.setZero(tr, cfg_.attn_dim);
+        // Bid channel q = b·ctr / bid_scale.
+        const Index d = cfg_.feature_dim;
+        const T inv = static_cast<T>(1.0 / cfg_.bid_scale);
+        c.q.resize(tr);
+        for (Index r = 0; r < tr; ++r) c.q[r] = c.bids[r] * c.x(r % total, d) * inv;
+        // s_0 = g, y_0 = start.
+        // Storage for max_slots steps whatever K' is, so that serving auctions of one N
+        // and different K reuse the same buffers (no allocation).
+        const Index ks = cfg_.max_slots;
+        c.s.resize(static_cast<std::size_t>(ks) + 1);
+        c.y.resize(static_cast<std::size_t>(ks) + 1);
+        c.gru.resize(static_cast<std::size_t>(ks));
+        c.ptr.resize(static_cast<std::size_t>(ks));
+        c.s[0].resize(rows, e);
+        for (Index p = 0; p < cp; ++p) c.s[0].middleRows(p * nb, nb) = c.g;
+        c.y[0].resize(rows, e);
+        c.y[0].rowwise() = view(theta, start_).row(0);
+        c.logit.resize(tr, ks);
+        c.alloc.setZero(tr, ks);
+        c.pick.assign(static_cast<std::size_t>(rows * ks), kNone);
+        c.taken.assign(static_cast<std::size_t>(tr), 0);
+        const bool hard = c.tau == T(0);
+        const auto kappa = view(theta, kappa_);
+        for (Index t = 0; t < kmax; ++t) {
+            const std::size_t ts = static_cast<std::size_t>(t);
+            const MatrixX<T>& st = gru_.forward(theta, c.y[ts], c.s[ts], c.gru[ts]);
+            c.s[ts + 1] = st;
+            const VectorX<T>& u = ptr_.score(theta, c.rep_keys, c.s[ts + 1], c.ptr[ts]);
+            const T w = softplus(kappa(0, t));
+            c.logit.col(t) = u + w * c.q;
+            c.y[ts + 1].setZero(rows, e);
+            for (Index r = 0; r < rows; ++r) {
+                const Index b = r % nb;
+                if (t >= c.steps[static_cast<std::size_t>(b)]) continue;
+                const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
+                const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
+                // Hard pick among the ads not taken (ties → lower index).
+                Index best = kNone;
+                for (Index i = 0; i < n; ++i)
+                    if (!c.taken[static_cast<std::size_t>(o + i)] &&
+                        (best == kNone || c.logit(o + i, t) > c.logit(o + best, t)))
+                        best = i;
+                c.pick[static_cast<std::size_t>(r * ks + t)] = best;
+                if (hard) {
+                    c.alloc(o + best, t) = T(1);
+                } else {
+                    const T m = c.logit(o + best, t);
+                    T sum = T(0);
+                    for (Index i = 0; i < n; ++i)
+                        if (!c.taken[static_cast<std::size_t>(o + i)]) {
+                            const T a = std::exp((c.logit(o + i, t) - m) / c.tau);
+                            c.alloc(o + i, t) = a;
+                            sum += a;
+                        }
+                    c.alloc.col(t).segment(o, n) /= sum;
+                }
+                c.taken[static_cast<std::size_t>(o + best)] = 1;
+                // y_t = Σ_i A_{t,i} z_i (rows of the base auction b).
+                const Index ob = c.offsets[static_cast<std::size_t>(b)];
+                c.y[ts + 1].row(r).noalias() = c.alloc.col(t).segment(o, n).transpose() * c.z.middleRows(ob, n);
+            }
+        }
+    }
+
+    // Payment net: input, the first layer's bid part plus its bid-free part (from
+    // encode), the other layers, sigmoid; prices and payments.
+    void pay(const VectorX<T>& theta, Cache& c) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), cp = c.copies;
+        const Index rows = cp * nb, tr = cp * total, e = cfg_.embed_dim, kmax = steps_max(c);
+        const Index cs = cfg_.competitors;
+        c.pin.resize(tr, pay_bid_.in_dim());
+        c.rivals.assign(static_cast<std::size_t>(tr * cs), kNone);
+        c.top.resize(static_cast<std::size_t>(cs + 1));
+        c.click.resize(tr);
+        for (Index r = 0; r < rows; ++r) {
+            const Index b = r % nb;
+            const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
+            const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
+            const Index ob = c.offsets[static_cast<std::size_t>(b)];
+            // Σ_t A_{t,i} s_t (the state that produced step t's logits is s[t + 1]).
+            auto ctx = c.pin.block(o, 0, n, e);
+            ctx.setZero();
+            for (Index t = 0; t < kmax; ++t)
+                ctx.noalias() += c.alloc.col(t).segment(o, n) * c.s[static_cast<std::size_t>(t) + 1].row(r);
+            // q_i, the others' top-C q (descending, ties → lower index, 0 when fewer),
+            // the others' mean q. The auction's top C + 1 first: i's rivals are those
+            // without i.
+            const auto q = c.q.segment(o, n);
+            const Index m = std::min(cs + 1, n);
+            for (Index k = 0; k < m; ++k) {
+                Index best = kNone;
+                for (Index j = 0; j < n; ++j) {
+                    bool used = false;
+                    for (Index l = 0; l < k; ++l) used = used || c.top[static_cast<std::size_t>(l)] == j;
+                    if (!used && (best == kNone || q[j] > q[best])) best = j;
+                }
+                c.top[static_cast<std::size_t>(k)] = best;
+            }
+            const T sum = q.sum();
+            for (Index i = 0; i < n; ++i) {
+                c.pin(o + i, e) = q[i];
+                Index* rv = c.rivals.data() + (o + i) * cs;
+                Index k = 0;
+                for (Index l = 0; l < m && k < cs; ++l) {
+                    const Index j = c.top[static_cast<std::size_t>(l)];
+                    if (j == i) continue;
+                    rv[k] = o + j;
+                    c.pin(o + i, e + 1 + k) = q[j];
+                    ++k;
+                }
+                for (; k < cs; ++k) c.pin(o + i, e + 1 + k) = T(0);
+                c.pin(o + i, e + 1 + cs) = n > 1 ? (sum - q[i]) / static_cast<T>(n - 1) : T(0);
+            }
+            // click_i = ctr_i Σ_t β_t A_{t,i}
+            for (Index i = 0; i < n; ++i) {
+                T a = T(0);
+                for (Index t = 0; t < kmax; ++t) a += c.beta(b, t) * c.alloc(o + i, t);
+                c.click[o + i] = c.x(ob + i, cfg_.feature_dim) * a;
+            }
+        }
+        // First layer: bid part + bid-free part of the profile's base row.
+        const std::size_t hidden = cfg_.pay_hidden.size();
+        c.pre.resize(std::max<std::size_t>(hidden, 1));
+        c.post.resize(hidden);
+        MatrixX<T>& first = hidden == 0 ? c.out : c.pre[0];
+        pay_bid_.forward(theta, c.pin, first);
+        for (Index p = 0; p < cp; ++p) first.middleRows(p * total, total) += c.pay_free;
+        for (std::size_t l = 0; l < hidden; ++l) {
+            if (l > 0) pay_[l - 1].forward(theta, c.post[l - 1], c.pre[l]);
+            c.post[l].resize(c.pre[l].rows(), c.pre[l].cols());
+            activate<T>(Activation::elu, c.pre[l], c.post[l]);
+        }
+        if (hidden > 0) pay_.back().forward(theta, c.post[hidden - 1], c.out);
+        c.frac.resize(tr);
+        for (Index r = 0; r < tr; ++r) c.frac[r] = T(1) / (T(1) + std::exp(-c.out(r, 0)));
+        c.price.resize(tr);
+        c.price.array() = c.frac.array() * c.bids.array();
+        c.payment.resize(tr);
+        c.payment.array() = c.price.array() * c.click.array();
+    }
+
+    // Payment backward: fills d_alloc (via click and Σ A s), d_q, d_s (via Σ A s),
+    // d_z and d_g (via the first layer's bid-free part).
+    void pay_backward(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click_in,
+                      const Eigen::Ref<const VectorX<T>>& d_payment, VectorX<T>& grad) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), cp = c.copies;
+        const Index rows = cp * nb, tr = cp * total, e = cfg_.embed_dim, kmax = steps_max(c);
+        const Index cs = cfg_.competitors;
+        // payment = frac·b·click, frac = σ(out)
+        c.d_out.resize(tr);
+        for (Index r = 0; r < tr; ++r)
+            c.d_out[r] = d_payment[r] * c.bids[r] * c.click[r] * c.frac[r] * (T(1) - c.frac[r]);
+        const std::size_t hidden = cfg_.pay_hidden.size();
+        const Eigen::Map<const MatrixX<T>> dout(c.d_out.data(), tr, 1);
+        if (hidden == 0) {
+            c.d_h = dout;
+        } else {
+            pay_.back().backward(theta, c.post[hidden - 1], dout, grad, &c.d_h);
+            for (std::size_t l = hidden; l-- > 0;) {
+                activate_backward<T>(Activation::elu, c.pre[l], c.post[l], c.d_h, c.d_h);
+                if (l == 0) break;
+                pay_[l - 1].backward(theta, c.post[l - 1], c.d_h, grad, &c.d_h2);
+                std::swap(c.d_h, c.d_h2);
+            }
+        }
+        // c.d_h = dL/d(first layer): its bid part, and its bid-free part summed over profiles.
+        pay_bid_.backward(theta, c.pin, c.d_h, grad, &c.d_pin);
+        c.d_free = c.d_h.topRows(total);
+        for (Index p = 1; p < cp; ++p) c.d_free += c.d_h.middleRows(p * total, total);
+        pay_free_.backward(theta, c.free_in, c.d_free, grad, &c.d_h2);
+        c.d_z = c.d_h2.leftCols(e);
+        c.d_g.setZero(nb, e);
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)];
+            const Index n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            c.d_g.row(b) = c.d_h2.block(o, e, n, e).colwise().sum();
+        }
+        const MatrixX<T>& dp = c.d_pin;
+        c.d_s.setZero(rows * (kmax + 1), e);  // d_s block t: rows for s[t]
+        for (Index r = 0; r < rows; ++r) {
+            const Index b = r % nb;
+            const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
+            const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
+            const Index ob = c.offsets[static_cast<std::size_t>(b)];
+            const auto dctx = dp.block(o, 0, n, e);
+            for (Index t = 0; t < kmax; ++t) {
+                const auto& st = c.s[static_cast<std::size_t>(t) + 1];
+                c.d_alloc.col(t).segment(o, n).noalias() += dctx * st.row(r).transpose();
+                c.d_s.row((t + 1) * rows + r).noalias() += c.alloc.col(t).segment(o, n).transpose() * dctx;
+            }
+            for (Index i = 0; i < n; ++i) {
+                c.d_q[o + i] += dp(o + i, e);
+                const Index* rv = c.rivals.data() + (o + i) * cs;
+                for (Index k = 0; k < cs; ++k)
+                    if (rv[k] != kNone) c.d_q[rv[k]] += dp(o + i, e + 1 + k);
+                if (n > 1) {
+                    const T dm = dp(o + i, e + 1 + cs) / static_cast<T>(n - 1);
+                    for (Index j = 0; j < n; ++j)
+                        if (j != i) c.d_q[o + j] += dm;
+                }
+            }
+            // click_i = ctr_i Σ_t β_t A_{t,i}; d_click includes payment's frac·b.
+            for (Index i = 0; i < n; ++i) {
+                const T dc = d_click_in[o + i] + d_payment[o + i] * c.frac[o + i] * c.bids[o + i];
+                const T ctr = c.x(ob + i, cfg_.feature_dim);
+                for (Index t = 0; t < kmax; ++t) c.d_alloc(o + i, t) += dc * ctr * c.beta(b, t);
+            }
+        }
+    }
+
+    // Decoder backward, steps last to first.
+    void decode_backward(const VectorX<T>& theta, Cache& c, VectorX<T>& grad) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1, cp = c.copies;
+        const Index rows = cp * nb, e = cfg_.embed_dim, kmax = steps_max(c);
+        const auto kappa = view(theta, kappa_);
+        auto dkappa = view(grad, kappa_);
+        c.d_y.setZero(rows, e);  // dL/dy_{t+1}, carried down the steps
+        c.d_u.resize(c.copies * c.total());
+        for (Index t = kmax; t-- > 0;) {
+            const std::size_t ts = static_cast<std::size_t>(t);
+            // y_{t+1} = Σ_i A_{t,i} z_i: dA += dy·z, dz += A·dy.
+            c.d_u.setZero();
+            for (Index r = 0; r < rows; ++r) {
+                const Index b = r % nb;
+                if (t >= c.steps[static_cast<std::size_t>(b)]) continue;
+                const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
+                const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
+                const Index ob = c.offsets[static_cast<std::size_t>(b)];
+                c.d_alloc.col(t).segment(o, n).noalias() += c.z.middleRows(ob, n) * c.d_y.row(r).transpose();
+                c.d_z.middleRows(ob, n).noalias() += c.alloc.col(t).segment(o, n) * c.d_y.row(r);
+                // softmax over the unmasked ads (A = 0 on the masked ones): du = A ⊙ (dA − A·dA) / τ.
+                const auto a = c.alloc.col(t).segment(o, n);
+                const auto da = c.d_alloc.col(t).segment(o, n);
+                const T dot = a.dot(da);
+                c.d_u.segment(o, n) = (a.array() * (da.array() - dot) / c.tau).matrix();
+            }
+            // u = ptr + softplus(κ_t)·q
+            const T kt = kappa(0, t);
+            dkappa(0, t) += c.d_u.dot(c.q) * sigmoid(kt);
+            c.d_q += softplus(kt) * c.d_u;
+            ptr_.score_backward(theta, c.rep_keys, c.s[ts + 1], c.ptr[ts], c.d_u, grad, &c.d_ds);
+            auto ds_next = c.d_s.middleRows((t + 1) * rows, rows);
+            ds_next += c.d_ds;
+            // s_{t+1} = GRU(s_t, y_t)
+            gru_.backward(theta, c.y[ts], c.s[ts], c.gru[ts], ds_next, grad, &c.d_dy, &c.d_e);
+            c.d_s.middleRows(t * rows, rows) += c.d_e;
+            c.d_y = c.d_dy;  // now dL/dy_t
+        }
+        // y_0 = start token, s_0 = g.
+        if (kmax > 0) view(grad, start_).row(0) += c.d_y.colwise().sum();
+        for (Index r = 0; r < rows; ++r) c.d_g.row(r % nb) += c.d_s.row(r);
+    }
+
+    // Encoder backward from d_z (decoder, payment), d_g and the keys' gradient.
+    void encode_backward(const VectorX<T>& theta, Cache& c, VectorX<T>& grad) const {
+        const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total();
+        // Repeated keys' gradients back onto the base keys.
+        c.keys.grad.setZero();
+        for (Index p = 0; p < c.copies; ++p) c.keys.grad += c.rep_keys.grad.middleRows(p * total, total);
+        ptr_.keys_backward(theta, c.z, c.keys, grad, &c.d_zr);
+        c.d_z += c.d_zr;
+        for (Index b = 0; b < nb; ++b) {
+            const Index o = c.offsets[static_cast<std::size_t>(b)];
+            const Index n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+            c.d_z.middleRows(o, n).rowwise() += c.d_g.row(b) / static_cast<T>(n);
+        }
+        const MatrixX<T>& fc_in = blocks_.empty() ? c.e0 : c.enc.back().output();
+        fc_.backward(theta, fc_in, c.d_z, grad, &c.d_e);
+        for (std::size_t l = blocks_.size(); l-- > 0;) {
+            const MatrixX<T>& in = l == 0 ? c.e0 : c.enc[l - 1].output();
+            blocks_[l].backward(theta, in, c.enc[l], c.d_e, grad, &c.d_e2);
+            std::swap(c.d_e, c.d_e2);
+        }
+        embed_.backward(theta, c.x, c.d_e, grad, nullptr);
+    }
+
+    static T softplus(T x) { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+    static T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+    EdgeNetConfig cfg_;
+    ParamLayout layout_;
+    Dense<T> embed_;
+    std::vector<TransformerBlock<T>> blocks_;
+    Dense<T> fc_;
+    ParamSlot start_{};
+    GruCell<T> gru_;
+    PointerAttention<T> ptr_;
+    ParamSlot kappa_{};
+    Dense<T> pay_free_, pay_bid_;  ///< the payment net's first layer: bid-free part, rest
+    std::vector<Dense<T>> pay_;    ///< its further hidden layers, then the output layer
+    VectorX<T> theta_;
+};
+
+/// EdgeNet as a RegretMechanism (train/misreport.hpp) over auctions of at most N
+/// candidates and K slots, for the augmented-Lagrangian trainer. Holds a pointer to
+/// the model (which must outlive it) and trains its theta in place.
+///
+/// Context row layout (F = 1 + N·(D + 2) + K; `pack` writes it): [n_b, x_1 … x_N
+/// (x_i = [features_i, ctr_i, cvr_i], zero beyond n_b), β_1 … β_K]. Bidder j < n_b
+/// owns candidate j; bidders j >= n_b are padding: they get nothing, pay nothing and
+/// their bids are ignored (zero gradient). The relaxed outcome runs at `tau()`
+/// (> 0; the trainer's callbacks may anneal it with `set_tau`).
+template <Scalar T>
+class EdgeNetRegret {
+public:
+    using scalar_type = T;
+    struct Cache {
+        typename EdgeNet<T>::Cache net;
+        VectorX<T> d_click, d_payment, d_bids;
+    };
+
+    EdgeNetRegret(EdgeNet<T>& model, Index bidders, Index slots, T tau = T(1))
+        : model_(&model), n_(bidders), k_(slots), tau_(tau) {
+        detail::require(bidders >= 1, "bidders", kNone, "must be >= 1");
+        detail::require(slots >= 1 && slots <= model.config().max_slots, "slots", kNone,
+                        "must be in [1, the model's max_slots]");
+        set_tau(tau);
+    }
+
+    VectorX<T>& theta() { return model_->theta(); }
+    Index num_bidders() const { return n_; }
+    Index num_slots() const { return k_; }
+    Index context_dim() const { return 1 + n_ * model_->input_dim() + k_; }
+    T tau() const { return tau_; }
+    void set_tau(T tau) {
+        detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
+        tau_ = tau;
+    }
+    const EdgeNet<T>& model() const { return *model_; }
+
+    /// Context rows and truthful bids (values) of `samples` (S x F and S x N).
+    /// Validates every auction for the model and N_b <= N; K_b may differ from K:
+    /// the first min(K, K_b) position factors are used, the rest 0 (choice).
+    void pack(std::span<const Sample<T>> samples, MatrixX<T>& context, MatrixX<T>& values) const {
+        const Index s = static_cast<Index>(samples.size()), w = model_->input_dim();
+        detail::require(s >= 1, "samples", kNone, "is empty");
+        context.setZero(s, context_dim());
+        values.setZero(s, n_);
+        MatrixX<T> x;
+        for (Index b = 0; b < s; ++b) {
+            const Sample<T>& smp = samples[static_cast<std::size_t>(b)];
+            const AuctionView<T> a = smp.auction;
+            model_->check_auction(a, b);
+            const Index n = a.num_candidates();
+            detail::require(n <= n_, "candidates", kNone, [&] {
+                return "has " + std::to_string(n) + " candidates, more than the adapter's " + std::to_string(n_);
+            }, b);
+            detail::require(smp.truth.values.size() == n && detail::all_finite(smp.truth.values), "truth.values",
+                            kNone, "must hold N finite values", b);
+            x.resize(n, w);
+            model_->write_inputs(a, x, 0);
+            context(b, 0) = static_cast<T>(n);
+            for (Index i = 0; i < n; ++i) context.row(b).segment(1 + i * w, w) = x.row(i);
+            const Index k = std::min(k_, a.num_slots());
+            context.row(b).segment(1 + n_ * w, k) = a.slot_ctr.head(k).transpose();
+            values.row(b).head(n) = smp.truth.values.transpose();
+        }
+    }
+
+    /// RegretMechanism::forward (context B x F, bids C·B x N).
+    void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& context,
+                 const Eigen::Ref<const MatrixX<T>>& bids, Cache& cache, MatrixX<T>& alloc,
+                 MatrixX<T>& payment) const {
+        const Index b = context.rows();
+        detail::require(context.cols() == context_dim() && b >= 1, "context", kNone, "must be B x context_dim()");
+        detail::require(bids.cols() == n_ && bids.rows() >= b && bids.rows() % b == 0, "bids", kNone,
+                        "must be C·B x N");
+        const Index copies = bids.rows() / b, w = model_->input_dim();
+        typename EdgeNet<T>::Cache& c = cache.net;
+        c.offsets.resize(static_cast<std::size_t>(b) + 1);
+        c.offsets[0] = 0;
+        c.steps.resize(static_cast<std::size_t>(b));
+        c.beta.setZero(b, model_->config().max_slots);
+        for (Index i = 0; i < b; ++i) {
+            const T nf = context(i, 0);
+            detail::require(nf >= T(1) && nf <= static_cast<T>(n_) && nf == std::floor(nf), "context", i,
+                            "column 0 must be the auction's candidate count in [1, N]");
+            const Index n = static_cast<Index>(nf);
+            c.offsets[static_cast<std::size_t>(i) + 1] = c.offsets[static_cast<std::size_t>(i)] + n;
+            const Index k = std::min(k_, n);
+            c.steps[static_cast<std::size_t>(i)] = k;
+            c.beta.row(i).head(k) = context.row(i).segment(1 + n_ * w, k);
+        }
+        const Index total = c.offsets.back();
+        c.x.resize(total, w);
+        c.bids.resize(copies * total);
+        for (Index i = 0; i < b; ++i) {
+            const Index o = c.offsets[static_cast<std::size_t>(i)];
+            const Index n = c.offsets[static_cast<std::size_t>(i) + 1] - o;
+            for (Index j = 0; j < n; ++j) c.x.row(o + j) = context.row(i).segment(1 + j * w, w);
+            for (Index p = 0; p < copies; ++p) c.bids.segment(p * total + o, n) = bids.row(p * b + i).head(n).transpose();
+        }
+        model_->forward_rows(theta, copies, tau_, c);
+        alloc.setZero(copies * b, n_);
+        payment.setZero(copies * b, n_);
+        for (Index p = 0; p < copies; ++p)
+            for (Index i = 0; i < b; ++i) {
+                const Index o = c.offsets[static_cast<std::size_t>(i)];
+                const Index n = c.offsets[static_cast<std::size_t>(i) + 1] - o;
+                alloc.row(p * b + i).head(n) = c.click.segment(p * total + o, n).transpose();
+                payment.row(p * b + i).head(n) = c.payment.segment(p * total + o, n).transpose();
+            }
+    }
+
+    /// RegretMechanism::backward.
+    void backward(const VectorX<T>& theta, Cache& cache, const Eigen::Ref<const MatrixX<T>>& d_alloc,
+                  const Eigen::Ref<const MatrixX<T>>& d_payment, VectorX<T>& grad, MatrixX<T>* d_bids) const {
+        typename EdgeNet<T>::Cache& c = cache.net;
+        const Index b = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), copies = c.copies;
+        detail::require(d_alloc.rows() == copies * b && d_alloc.cols() == n_ && d_payment.rows() == copies * b &&
+                            d_payment.cols() == n_,
+                        "d_alloc/d_payment", kNone, "must be C·B x N of the forward call");
+        cache.d_click.resize(copies * total);
+        cache.d_payment.resize(copies * total);
+        for (Index p = 0; p < copies; ++p)
+            for (Index i = 0; i < b; ++i) {
+                const Index o = c.offsets[static_cast<std::size_t>(i)];
+                const Index n = c.offsets[static_cast<std::size_t>(i) + 1] - o;
+                cache.d_click.segment(p * total + o, n) = d_alloc.row(p * b + i).head(n).transpose();
+                cache.d_payment.segment(p * total + o, n) = d_payment.row(p * b + i).head(n).transpose();
+            }
+        model_->backward_rows(theta, c, cache.d_click, cache.d_payment, grad,
+                              d_bids != nullptr ? &cache.d_bids : nullptr);
+        if (d_bids == nullptr) return;
+        d_bids->setZero(copies * b, n_);
+        for (Index p = 0; p < copies; ++p)
+            for (Index i = 0; i < b; ++i) {
+                const Index o = c.offsets[static_cast<std::size_t>(i)];
+                const Index n = c.offsets[static_cast<std::size_t>(i) + 1] - o;
+                d_bids->row(p * b + i).head(n) = cache.d_bids.segment(p * total + o, n).transpose();
+            }
+    }
+
+private:
+    EdgeNet<T>* model_;
+    Index n_, k_;
+    T tau_;
+};
+
+/// Options of `train_edgenet`.
+template <Scalar T>
+struct EdgeNetTrainOptions {
+    /// The adapter's N (bidders per context row); 0: the largest N of the samples.
+    Index bidders = 0;
+    /// K decoded in training; 0: the largest min(K_b, N_b) of the samples.
+    Index slots = 0;
+    /// τ of the relaxed outcome per step (choice: from 1, ×0.999 per step, floor 0.1).
+    Schedule<T> tau = ExponentialSchedule<T>(T(1), T(0.999), 1, T(0.1));
+    /// Stop after this many steps in all (0: run regret.trainer.epochs epochs; otherwise
+    /// the epochs are set to cover them).
+    std::int64_t steps = 0;
+    /// The augmented Lagrangian and its loop (epochs, batch, Adam, seed, progress).
+    /// (choice) Misreports: the multiplier grid {0, 0.25, ..., 2} plus 5 warm-started
+    /// Adam steps, clipped to [0, 2·max value of the samples] (`hi` set by train_edgenet
+    /// when left at its default 1).
+    AugLagrangianOptions<T> regret = [] {
+        AugLagrangianOptions<T> o;
+        o.misreport.grid = true;
+        o.misreport.multipliers = {0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0};
+        o.misreport.ascent.steps = 5;
+        o.trainer.batch_size = 64;
+        o.trainer.adam.learning_rate = T(1e-3);
+        o.trainer.clip_norm = T(10);
+        return o;
+    }();
+};
+
+/// What `train_edgenet` returns: the loop's result and the trainer's final state.
+template <Scalar T>
+struct EdgeNetTrainResult {
+    TrainResult<T> loop;
+    VectorX<T> lambda;  ///< the multipliers λ_j at the end
+    T rho = T(0);
+    T tau = T(0);       ///< τ of the last step
+    AugLagrangianTerms<T> last;  ///< loss terms of the last batch (revenue, regret per bidder)
+};
+
+/// Trains `model` (initialised by the caller) on the samples' truthful values with
+/// the augmented-Lagrangian regret trainer: −revenue + λ·rgt + ρ/2·rgt² (SPEC §2,
+/// §4.2), τ annealed per step. Deterministic for fixed options (single thread).
+/// Throws input_error for bad samples (see EdgeNetRegret::pack) or options.
+template <Scalar T, class... Callbacks>
+EdgeNetTrainResult<T> train_edgenet(EdgeNet<T>& model, std::span<const Sample<T>> samples,
+                                    EdgeNetTrainOptions<T> opt = {}, Callbacks&&... callbacks) {
+    detail::require(!samples.empty(), "samples", kNone, "is empty");
+    detail::require(opt.steps >= 0, "steps", kNone, "must be >= 0");
+    Index n = opt.bidders, k = opt.slots;
+    T vmax = T(0);
+    for (const Sample<T>& s : samples) {
+        if (opt.bidders == 0) n = std::max(n, s.auction.num_candidates());
+        if (opt.slots == 0) k = std::max(k, std::min(s.auction.num_slots(), s.auction.num_candidates()));
+        if (s.truth.values.size() > 0 && detail::all_finite(s.truth.values))
+            vmax = std::max(vmax, s.truth.values.maxCoeff());
+    }
+    EdgeNetRegret<T> mech(model, n, k, opt.tau.at(0));
+    MatrixX<T> context, values;
+    mech.pack(samples, context, values);
+    if (opt.regret.misreport.ascent.hi == T(1) && opt.regret.misreport.ascent.lo == T(0) && vmax > T(0))
+        opt.regret.misreport.ascent.hi = T(2) * vmax;
+    if (opt.steps > 0) {  // enough epochs for `steps` (the callback stops there)
+        const Index b = std::max<Index>(opt.regret.trainer.batch_size, 1);
+        const std::int64_t per_epoch = std::max<std::int64_t>(1, values.rows() / b);
+        opt.regret.trainer.epochs = (opt.steps + per_epoch - 1) / per_epoch;
+    }
+    AugLagrangianTrainer<EdgeNetRegret<T>> trainer(opt.regret);
+    struct Anneal {
+        EdgeNetRegret<T>* mech;
+        const Schedule<T>* tau;
+        std::int64_t stop;
+        bool on_step(const StepInfo<T>& s) const {
+            mech->set_tau(tau->at(s.step));
+            return stop > 0 && s.step >= stop;
+        }
+    };
+    EdgeNetTrainResult<T> r;
+    r.loop = trainer.train(mech, values, context, Anneal{&mech, &opt.tau, opt.steps},
+                           std::forward<Callbacks>(callbacks)...);
+    r.lambda = trainer.lambda();
+    r.rho = trainer.rho();
+    r.tau = mech.tau();
+    r.last = trainer.last_terms();
+    return r;
+}
+
+}  // namespace diffauction
