@@ -2,7 +2,7 @@
 // built-in synthetic market (SPEC §6), one comparison table; then the joint-auction
 // baselines on settings A-D (SPEC §4.4).
 //
-//   compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N]
+//   compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N] [--edgenet-steps N]
 //
 // Business metrics use the market's ground-truth list-wise click model (with
 // externalities); IC metrics rerun each mechanism with misreports (SPEC §5).
@@ -10,6 +10,9 @@
 // reference for what a perfect list-wise CTR model would allow. DNA (SPEC §4.1) is
 // trained first, on the revenue objective, on auctions distinct from the held-out
 // ones (seed + 1); examples/train_dna.cpp explores its fronts and training choices.
+// EdgeNet (SPEC §4.2) is trained on the same auctions with the augmented-Lagrangian
+// regret trainer (in float, then served in double); examples/train_edgenet.cpp
+// compares it with DNA, GSP and uGSP at more steps.
 #include <diffauction/diffauction.hpp>
 
 #include <fmt/core.h>
@@ -30,6 +33,7 @@ struct Args {
     Index ic_auctions = 300;
     std::uint64_t seed = 2026;
     std::int64_t dna_steps = 1500;
+    std::int64_t edgenet_steps = 300;
 };
 
 Args parse(int argc, char** argv) {
@@ -47,13 +51,15 @@ Args parse(int argc, char** argv) {
         else if (k == "--ic-auctions") a.ic_auctions = value();
         else if (k == "--seed") a.seed = static_cast<std::uint64_t>(value());
         else if (k == "--dna-steps") a.dna_steps = value();
+        else if (k == "--edgenet-steps") a.edgenet_steps = value();
         else {
-            fmt::print(stderr, "usage: compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N]\n");
+            fmt::print(stderr, "usage: compare [--auctions N] [--ic-auctions N] [--seed S] [--dna-steps N] "
+                                "[--edgenet-steps N]\n");
             std::exit(2);
         }
     }
-    if (a.auctions < 1 || a.ic_auctions < 0 || a.dna_steps < 1) {
-        fmt::print(stderr, "compare: --auctions and --dna-steps must be >= 1 and --ic-auctions >= 0\n");
+    if (a.auctions < 1 || a.ic_auctions < 0 || a.dna_steps < 1 || a.edgenet_steps < 1) {
+        fmt::print(stderr, "compare: --auctions, --dna-steps and --edgenet-steps must be >= 1, --ic-auctions >= 0\n");
         std::exit(2);
     }
     return a;
@@ -110,6 +116,29 @@ Dna<double> train_revenue_dna(const SyntheticMarket<double>& market, std::vector
     return model;
 }
 
+/// EdgeNet trained with train_edgenet's defaults (augmented Lagrangian on −revenue,
+/// batch 64, Adam 1e-3, τ 1 → 0.1) in float for `steps` steps, returned in double
+/// (the same weights, widened) to serve the double held-out auctions.
+EdgeNet<double> train_edgenet_model(const MarketConfig& config, Index count, std::uint64_t data_seed,
+                                    std::uint64_t seed, std::int64_t steps) {
+    const SyntheticMarket<float> market(config);
+    const std::vector<Sample<float>> train = market.generate(count, data_seed, 2);
+    EdgeNetConfig cfg;
+    cfg.feature_dim = market.feature_dim();
+    cfg.max_slots = market.num_slots();
+    cfg.bid_scale = mean_bid_ctr<float>(train);
+    EdgeNet<float> model(cfg);
+    model.init(seed);
+    EdgeNetTrainOptions<float> opt;
+    opt.steps = steps;
+    opt.regret.trainer.seed = seed + 1;
+    opt.regret.trainer.progress = ProgressMode::never;
+    train_edgenet(model, std::span<const Sample<float>>(train), opt);
+    EdgeNet<double> wide(cfg);
+    wide.theta() = model.theta().cast<double>();
+    return wide;
+}
+
 template <Mechanism M, class Model>
 void evaluate_row(const std::string& name, const M& mech, std::span<const Sample<double>> data,
                   const Model& truth, EvalOptions opt) {
@@ -141,9 +170,16 @@ int main(int argc, char** argv) {
     const Dna<double> dna = train_revenue_dna(market, market.generate(dna_train, args.seed + 1, 2), args.seed + 2,
                                               args.dna_steps);
     fmt::print("DNA: revenue objective (lambda = 1, alpha = 0.1), {} Adam steps x 128 auctions (lr 1e-3) on {} "
-               "training auctions (seed {}), trained in {:.1f} s\n\n",
+               "training auctions (seed {}), trained in {:.1f} s\n",
                args.dna_steps, dna_train, args.seed + 1,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t_dna).count());
+
+    const auto t_edge = std::chrono::steady_clock::now();
+    const EdgeNet<double> edgenet =
+        train_edgenet_model(config, dna_train, args.seed + 1, args.seed + 3, args.edgenet_steps);
+    fmt::print("EdgeNet: augmented Lagrangian on -revenue with ex-post regret, {} steps x 64 auctions on the same "
+               "training auctions, trained in {:.1f} s\n\n",
+               args.edgenet_steps, std::chrono::duration<double>(std::chrono::steady_clock::now() - t_edge).count());
 
     EvalOptions opt;
     opt.ic = args.ic_auctions > 0;
@@ -164,6 +200,7 @@ int main(int argc, char** argv) {
     evaluate_row("WVCG w=1+5cvr", Wvcg<double>(cvr_weight), held_out, truth, opt);
     evaluate_row("Myerson", Myerson<double>(), held_out, truth, opt);
     evaluate_row(fmt::format("DNA revenue, {} steps", args.dna_steps), dna, held_out, truth, opt);
+    evaluate_row(fmt::format("EdgeNet, {} steps", args.edgenet_steps), edgenet, held_out, truth, opt);
 
     // Enumerating mechanisms with the oracle click model cost N!/(N-K)! lists per run
     // (about 4 ms at N = 20, K = 3), so their IC metrics use a thirtieth of the auctions.

@@ -27,18 +27,20 @@
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/gemm.hpp"
 
 namespace diffauction {
 
 namespace detail {
 /// Rows of `s` become softmax(scale * s_row), max subtracted first (scale > 0). The
-/// exp runs as one vectorised pass over the whole block (every head's rows at once);
+/// exp runs as one vectorised pass over the whole block (every head's rows at once;
+/// float: the fast exp of nn/gemm.hpp, all arguments being <= 0);
 /// per-row shifts and sums are row loops, because Eigen does not vectorise a
 /// per-row broadcast (colwise() +/- vector) over a row-major matrix.
 template <class T>
 void softmax_rows_scaled(Eigen::Map<MatrixX<T>>& s, T scale) {
     for (Index i = 0; i < s.rows(); ++i) s.row(i).array() -= s.row(i).maxCoeff();
-    s.array() = (s.array() * scale).exp();
+    exp_scaled_nonpositive<T>(s.data(), s.size(), scale);
     for (Index i = 0; i < s.rows(); ++i) s.row(i) *= T(1) / s.row(i).sum();
 }
 /// Given P = softmax_rows(scale * S) and g = dL/dP, overwrites g with dL/dS:

@@ -268,4 +268,21 @@ constexpr Index gemm_packet() {
     return gemm_impl::kPacket<T>;
 }
 
+/// x[i] ← e^{scale·x[i]} for n entries with scale·x[i] <= 0 (softmax after the max is
+/// subtracted): float goes through gemm_impl::exp_nonpositive a packet at a time
+/// (inputs below -86 give e^-86 ≈ 4e-38 instead of a smaller number), other scalars
+/// and the tail through std::exp.
+template <class T>
+void exp_scaled_nonpositive(T* x, Index n, T scale) {
+    namespace ei = Eigen::internal;
+    Index i = 0;
+    if constexpr (std::is_same_v<T, float>) {
+        using P = gemm_impl::Packet<float>;
+        constexpr Index ps = gemm_impl::kPacket<float>;
+        const P sc = ei::pset1<P>(scale);
+        for (; i + ps <= n; i += ps) ei::pstoreu(x + i, gemm_impl::exp_nonpositive(ei::pmul(ei::ploadu<P>(x + i), sc)));
+    }
+    for (; i < n; ++i) x[i] = std::exp(x[i] * scale);
+}
+
 }  // namespace diffauction::detail
