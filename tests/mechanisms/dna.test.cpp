@@ -59,7 +59,7 @@ Sample<T> random_sample(Rng& rng, Index n, Index k, Index d, double bid_scale = 
 std::vector<Index> discrete_state(const Dna<double>::TrainCache& c) {
     std::vector<Index> s = c.score.active;
     s.insert(s.end(), c.inverse.active.begin(), c.inverse.active.end());
-    s.insert(s.end(), c.order.begin(), c.order.end());
+    s.insert(s.end(), c.sort.order.begin(), c.sort.order.end());
     s.insert(s.end(), c.target.begin(), c.target.end());
     for (Index i = 0; i < c.raw.size(); ++i) s.push_back(c.raw[i] > 0 ? 1 : 0);
     return s;

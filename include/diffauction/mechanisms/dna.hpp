@@ -186,13 +186,16 @@ public:
         MatrixX<T> xp;                   ///< total x F: x' = [x, h']
         typename MinMaxScorer<T>::Cache score;           ///< scorer cache (forward)
         typename MinMaxScorer<T>::InverseCache inverse;  ///< r⁻¹ over the forward's rows
-        VectorX<T> r;                    ///< stacked rank scores
-        std::vector<Index> order;        ///< stacked hard order by r (local indices, ties → lower)
+        VectorX<T> r;                    ///< stacked rank scores; their hard order (local indices, ties →
+                                         ///< lower) is sort.order, NeuralSort's own argsort
         std::vector<Index> next;         ///< per candidate: the candidate right below it (global), kNone for the last
         VectorX<T> t, raw;               ///< per candidate: next score (own score for the last) and r⁻¹(t; x')
         VectorX<T> price;                ///< per candidate: max(0, raw), 0 for the last in order
+        VectorX<T> pay;                  ///< per candidate: price ⊙ ctr
         VectorX<T> f;                    ///< F_all per candidate
-        std::vector<Index> target;       ///< stacked order by F_all (local indices, ties → lower)
+        /// stacked, per auction: its first K_b candidates by F_all descending (local indices,
+        /// ties → lower), the L_ce targets y; the auction's other N_b − K_b entries are kNone
+        std::vector<Index> target;
         NeuralSortCache<T> sort;         ///< sort.p = P̂ (first K rows per auction)
         T tau = T(1);
         T loss = T(0);       ///< mean over auctions of L_tgt + α·L_ce
@@ -202,8 +205,8 @@ public:
         T rev_coef = T(0), alpha = T(0);
         // backward scratch
         TopKRows<T> dp;
-        VectorX<T> dr, df, db, dt;
-        MatrixX<T> dxp, dxp_inv;
+        VectorX<T> dr, df, db;
+        MatrixX<T> dxp;
     };
 
     /// Builds the layout: DeepSet "dna.set" over D + 2 inputs, MIN-MAX "dna.rank" over
@@ -362,6 +365,17 @@ public:
     /// τ > 0, the objective and the metric columns it reads.
     T relaxed_forward(std::span<const Sample<T>> samples, std::span<const Index> items,
                       const DnaObjective<T>& obj, T tau, TrainCache& c) const {
+        return relaxed_forward_impl(samples, items, obj, tau, c, true);
+    }
+
+private:
+    template <Scalar>
+    friend class DnaTrainable;
+    // relaxed_forward; with check_samples = false the samples are trusted to have been
+    // validated already (DnaTrainable checks its own samples once, at construction):
+    // the per-step check_auction and metric scans are skipped, nothing else.
+    T relaxed_forward_impl(std::span<const Sample<T>> samples, std::span<const Index> items,
+                           const DnaObjective<T>& obj, T tau, TrainCache& c, bool check_samples) const {
         detail::validate_objective(obj);
         detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
         detail::require(!items.empty(), "items", kNone, "is empty");
@@ -377,9 +391,9 @@ public:
             const Index item = items[static_cast<std::size_t>(b)];
             detail::require(item >= 0 && item < static_cast<Index>(samples.size()), "items", b, "is out of range");
             const Sample<T>& s = samples[static_cast<std::size_t>(item)];
-            check_auction(s.auction, item);
+            if (check_samples) check_auction(s.auction, item);
             const Index n = s.auction.num_candidates();
-            if (used > 0)
+            if (check_samples && used > 0)
                 detail::require(s.log.metrics.rows() == n && s.log.metrics.cols() >= used &&
                                     detail::all_finite(s.log.metrics),
                                 "log.metrics", kNone, [&] {
@@ -422,17 +436,20 @@ public:
         c.xp.rightCols(context_dim()) = h;
         scorer_.forward(theta_, c.bids, c.xp, c.r, c.score);
 
-        // Hard order and the next-score prices: one vectorised inverse over every
-        // candidate (the last of each auction inverts its own score, unused).
-        c.order.resize(static_cast<std::size_t>(total));
+        // Relaxed sort; its argsort (descending, ties → lower) is also the hard order.
+        c.tau = tau;
+        neural_sort<T>(c.r, c.offsets, kmax, tau, c.sort);
+        const std::vector<Index>& order = c.sort.order;
+
+        // The next-score prices: one vectorised inverse over every candidate (the last
+        // of each auction inverts its own score, unused).
         c.next.assign(static_cast<std::size_t>(total), kNone);
         c.t = c.r;
         for (Index b = 0; b < nb; ++b) {
             const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
-            detail::argsort_descending<T>(c.r.segment(o, n), c.order.data() + o, n);
             for (Index q = 0; q + 1 < n; ++q) {
-                const Index i = o + c.order[static_cast<std::size_t>(o + q)];
-                const Index nx = o + c.order[static_cast<std::size_t>(o + q + 1)];
+                const Index i = o + order[static_cast<std::size_t>(o + q)];
+                const Index nx = o + order[static_cast<std::size_t>(o + q + 1)];
                 c.next[static_cast<std::size_t>(i)] = nx;
                 c.t[i] = c.r[nx];
             }
@@ -443,13 +460,13 @@ public:
         c.price.resize(total);
         for (Index i = 0; i < total; ++i)
             c.price[i] = c.next[static_cast<std::size_t>(i)] == kNone ? T(0) : std::max(T(0), c.raw[i]);
+        c.pay.resize(total);
+        c.pay.array() = c.price.array() * c.ctr.array();
         c.f.resize(total);
-        c.f.array() = c.rev_coef * c.price.array() * c.ctr.array() + c.f_metrics.array();
+        c.f.array() = c.rev_coef * c.pay.array() + c.f_metrics.array();
 
-        // Relaxed sort and the loss.
-        c.tau = tau;
-        neural_sort<T>(c.r, c.offsets, kmax, tau, c.sort);
-        c.target.resize(static_cast<std::size_t>(total));
+        // The loss.
+        c.target.assign(static_cast<std::size_t>(total), kNone);
         const T floor = std::numeric_limits<T>::min();
         T tgt = T(0), ce = T(0), rev = T(0);
         for (Index b = 0; b < nb; ++b) {
@@ -457,14 +474,12 @@ public:
             const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
             const auto p = c.sort.p.block(b);
             const auto f = c.f.segment(o, n);
-            detail::argsort_descending<T>(f, c.target.data() + o, n);
+            detail::top_k_descending<T>(f, c.target.data() + o, n, kb);
             T ce_b = T(0);
             for (Index kk = 0; kk < kb; ++kk) {
                 const T beta = c.beta[bo + kk];
                 tgt -= beta * p.row(kk).dot(f.transpose());
-                T pay = T(0);
-                for (Index j = 0; j < n; ++j) pay += p(kk, j) * c.price[o + j] * c.ctr[o + j];
-                rev += beta * pay;
+                rev += beta * p.row(kk).dot(c.pay.segment(o, n).transpose());
                 const T py = p(kk, c.target[static_cast<std::size_t>(o + kk)]);
                 ce_b -= std::log(std::max(py, floor));
             }
@@ -478,6 +493,7 @@ public:
         return c.loss;
     }
 
+public:
     /// Backward of `relaxed_forward` (the cache of its last call): ADDS dL/dθ into
     /// `grad`. Revenue's gradient flows through both scores of each price: r⁻¹'s
     /// backward wrt its own x' and parameters and wrt the target t = r_next, which
@@ -519,13 +535,17 @@ public:
                 c.db[i] = c.next[static_cast<std::size_t>(i)] != kNone && c.raw[i] > T(0)
                               ? c.df[i] * c.rev_coef * c.ctr[i]
                               : T(0);
-            c.dxp_inv.setZero(total, scorer_dim());
-            scorer_.inverse_of_backward(theta_, c.t, c.xp, c.score, c.inverse, c.db, grad, &c.dt, &c.dxp_inv);
-            for (Index i = 0; i < total; ++i)
-                if (c.next[static_cast<std::size_t>(i)] != kNone) c.dr[c.next[static_cast<std::size_t>(i)]] += c.dt[i];
+            // dL/dt_i = db_i e^{-w_j} at r⁻¹'s active unit j (what inverse_of_backward's
+            // *dt would hold), so that the scorer's backward can run first and the
+            // inverse's x' gradient then accumulates into the same dxp.
+            for (Index i = 0; i < total; ++i) {
+                const Index nx = c.next[static_cast<std::size_t>(i)];
+                if (nx != kNone) c.dr[nx] += c.db[i] * c.score.inv_slope[c.inverse.active[static_cast<std::size_t>(i)]];
+            }
         }
         scorer_.backward(theta_, c.bids, c.xp, c.score, c.dr, grad, nullptr, &c.dxp);
-        if (through_price) c.dxp += c.dxp_inv;
+        if (through_price)
+            scorer_.inverse_of_backward(theta_, c.t, c.xp, c.score, c.inverse, c.db, grad, nullptr, &c.dxp);
         set_.backward(theta_, c.x, c.set, c.dxp.rightCols(context_dim()), grad, nullptr);
     }
 
@@ -673,14 +693,15 @@ public:
     }
     /// Mean loss over `items` at the current τ; ADDS its gradient into `grad`.
     T loss_and_grad(std::span<const Index> items, VectorX<T>& grad) {
-        const T loss = model_->relaxed_forward(samples_, items, obj_, tau_, cache_);
+        // The samples and the objective were validated at construction.
+        const T loss = model_->relaxed_forward_impl(samples_, items, obj_, tau_, cache_, false);
         model_->relaxed_backward(cache_, grad);
         update_metrics();
         return loss;
     }
     /// Mean loss over `items` at the current τ, without gradient.
     T loss(std::span<const Index> items) {
-        const T l = model_->relaxed_forward(samples_, items, obj_, tau_, cache_);
+        const T l = model_->relaxed_forward_impl(samples_, items, obj_, tau_, cache_, false);
         update_metrics();
         return l;
     }

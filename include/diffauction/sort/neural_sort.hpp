@@ -11,6 +11,9 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <type_traits>
 #include <cmath>
 #include <span>
 #include <string>
@@ -94,10 +97,49 @@ struct NeuralSortCache {
 namespace detail {
 /// Descending order of s[0..n), ties to the lower index; a strict total order, so
 /// std::sort (which, unlike stable_sort, never allocates) is deterministic.
+/// (choice, for speed) Float scores sort as packed keys, with no indirection in the
+/// comparisons: each entry of `order` first holds the score's bits, mapped so that
+/// integer order is descending score order (+0 and -0 equal), above the index, and
+/// std::sort compares plain integers; the same order as the comparator, which
+/// double (whose bits do not fit beside an index) still uses.
 template <Scalar T, class S>
 void argsort_descending(const S& s, Index* order, Index n) {
+    if constexpr (std::is_same_v<T, float>) {
+        if (n <= (Index{1} << 31)) {
+            for (Index i = 0; i < n; ++i) {
+                std::uint32_t u = std::bit_cast<std::uint32_t>(static_cast<float>(s[i]) + 0.0f);  // -0 -> +0
+                u = (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);  // unsigned order = float order
+                // ~u: larger scores first; the low word breaks ties by index; the top bit
+                // flipped so that signed order is the unsigned order.
+                const std::uint64_t key = (static_cast<std::uint64_t>(~u) << 32) | static_cast<std::uint64_t>(i);
+                order[i] = static_cast<Index>(key ^ (std::uint64_t{1} << 63));
+            }
+            std::sort(order, order + n);
+            for (Index i = 0; i < n; ++i) order[i] = static_cast<Index>(static_cast<std::uint64_t>(order[i]) & 0xffffffffu);
+            return;
+        }
+    }
     for (Index i = 0; i < n; ++i) order[i] = i;
     std::sort(order, order + n, [&](Index x, Index y) { return s[x] > s[y] || (s[x] == s[y] && x < y); });
+}
+
+/// The first k entries (k <= n) of argsort_descending's order of s[0..n): the k
+/// largest scores, ties to the lower index, in O(k n) without sorting the rest
+/// (for DNA's K L_ce targets).
+template <Scalar T, class S>
+void top_k_descending(const S& s, Index* order, Index n, Index k) {
+    for (Index r = 0; r < k; ++r) {
+        // The best entry strictly after the previous pick in the total order.
+        Index best = kNone;
+        for (Index i = 0; i < n; ++i) {
+            if (r > 0) {
+                const Index p = order[r - 1];
+                if (!(s[i] < s[p] || (s[i] == s[p] && i > p))) continue;
+            }
+            if (best == kNone || s[i] > s[best]) best = i;  // strict: ties keep the lower index
+        }
+        order[r] = best;
+    }
 }
 
 }  // namespace detail
