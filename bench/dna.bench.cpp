@@ -13,21 +13,14 @@
 #include <diffauction/mechanisms/dna.hpp>
 #include <diffauction/train/adam.hpp>
 
+#include "learned_market.hpp"
+
 #include <numeric>
 #include <vector>
 
 using namespace diffauction;
 
 namespace {
-
-SyntheticMarket<float> dna_market() {
-    MarketConfig c;
-    c.min_candidates = 30;
-    c.max_candidates = 30;
-    c.num_categories = 8;
-    c.embed_dim = 3;
-    return SyntheticMarket<float>(c);
-}
 
 Dna<float> dna_model(Index feature_dim) {
     DnaConfig cfg;
@@ -38,24 +31,12 @@ Dna<float> dna_model(Index feature_dim) {
 }
 
 void BM_DnaServeSingle_N30_K3(benchmark::State& state) {
-    const auto market = dna_market();
-    const auto data = market.generate(64, 3);
-    const Dna<float> dna = dna_model(market.feature_dim());
-    std::vector<AuctionView<float>> views;
-    for (const auto& s : data) views.emplace_back(s.auction);
-    Dna<float>::Workspace ws;
-    Outcome<float> out;
-    std::size_t t = 0;
-    for (auto _ : state) {
-        dna.run(views[t], out, ws);
-        benchmark::DoNotOptimize(out.price.data());
-        t = (t + 1) % views.size();
-    }
-    state.SetItemsProcessed(state.iterations());
+    const auto market = bench::learned_market();
+    bench::serve_single(state, dna_model(market.feature_dim()), market.generate(64, 3));
 }
 
 void BM_DnaServeBatch_N30_K3(benchmark::State& state) {
-    const auto market = dna_market();
+    const auto market = bench::learned_market();
     const auto data = market.generate(1024, 3);
     const Dna<float> dna = dna_model(market.feature_dim());
     std::vector<AuctionView<float>> views;
@@ -70,7 +51,7 @@ void BM_DnaServeBatch_N30_K3(benchmark::State& state) {
 }
 
 void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
-    const auto market = dna_market();
+    const auto market = bench::learned_market();
     Dna<float> dna = dna_model(market.feature_dim());
     DnaTrainable<float> trainable(dna, market.generate(128, 4));
     std::vector<Index> items(128);

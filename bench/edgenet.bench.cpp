@@ -15,20 +15,13 @@
 #include <diffauction/mechanisms/edgenet.hpp>
 #include <diffauction/train/adam.hpp>
 
+#include "learned_market.hpp"
+
 #include <vector>
 
 using namespace diffauction;
 
 namespace {
-
-SyntheticMarket<float> edgenet_market() {
-    MarketConfig c;
-    c.min_candidates = 30;
-    c.max_candidates = 30;
-    c.num_categories = 8;
-    c.embed_dim = 3;
-    return SyntheticMarket<float>(c);
-}
 
 EdgeNet<float> edgenet_model(Index feature_dim, const std::vector<Sample<float>>& data) {
     EdgeNetConfig cfg;  // E 32, 2 blocks x 4 heads, FFN 64, pointer 32, payment {32}, 3 slots
@@ -40,24 +33,13 @@ EdgeNet<float> edgenet_model(Index feature_dim, const std::vector<Sample<float>>
 }
 
 void BM_EdgeNetServeSingle_N30_K3(benchmark::State& state) {
-    const auto market = edgenet_market();
+    const auto market = bench::learned_market();
     const auto data = market.generate(64, 3);
-    const EdgeNet<float> m = edgenet_model(market.feature_dim(), data);
-    std::vector<AuctionView<float>> views;
-    for (const auto& s : data) views.emplace_back(s.auction);
-    EdgeNet<float>::Workspace ws;
-    Outcome<float> out;
-    std::size_t t = 0;
-    for (auto _ : state) {
-        m.run(views[t], out, ws);
-        benchmark::DoNotOptimize(out.price.data());
-        t = (t + 1) % views.size();
-    }
-    state.SetItemsProcessed(state.iterations());
+    bench::serve_single(state, edgenet_model(market.feature_dim(), data), data);
 }
 
 void BM_EdgeNetTrainStep_Relaxed_B128_N30_K3(benchmark::State& state) {
-    const auto market = edgenet_market();
+    const auto market = bench::learned_market();
     const auto data = market.generate(128, 4);
     EdgeNet<float> m = edgenet_model(market.feature_dim(), data);
     EdgeNetRegret<float> mech(m, 30, 3, 0.5f);
@@ -79,7 +61,7 @@ void BM_EdgeNetTrainStep_Relaxed_B128_N30_K3(benchmark::State& state) {
 }
 
 void BM_EdgeNetTrainStep_Regret_B64_N30_K3(benchmark::State& state) {
-    const auto market = edgenet_market();
+    const auto market = bench::learned_market();
     const auto data = market.generate(64, 5);
     EdgeNet<float> m = edgenet_model(market.feature_dim(), data);
     EdgeNetRegret<float> mech(m, 30, 3, 0.5f);

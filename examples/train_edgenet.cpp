@@ -137,7 +137,7 @@ int main(int argc, char** argv) {
     eo.steps = args.steps;
     eo.tau = ExponentialSchedule<T>(T(1), static_cast<T>(args.tau_decay), 1, T(0.05));
     eo.regret.trainer.seed = args.seed + 11;
-    eo.regret.trainer.progress = ProgressMode::automatic;
+    eo.regret.trainer.progress = ProgressMode::never;  // the Curve callback prints instead
     struct Curve {
         std::int64_t every;
         bool on_step(const StepInfo<T>& s) const {
@@ -149,7 +149,6 @@ int main(int argc, char** argv) {
             return false;
         }
     };
-    eo.regret.trainer.progress = ProgressMode::never;
     const auto t0 = std::chrono::steady_clock::now();
     fmt::print("\nEdgeNet: {} steps of {} auctions, bid_scale {:.4g}\n", args.steps, eo.regret.trainer.batch_size,
                cfg.bid_scale);

@@ -12,12 +12,12 @@
 #include <cmath>
 #include <functional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "support/alloc_counter.hpp"
 #include "support/gradcheck.hpp"
 #include "support/random_auction.hpp"
+#include "support/serving.hpp"
 
 using namespace diffauction;
 using test::kGradTol;
@@ -435,39 +435,7 @@ TEST_CASE("DNA: serving allocates nothing after warm-up and is thread-safe", "[m
         if (t % 4 == 0) a.cvr.resize(0);
         pool.push_back(std::move(a));
     }
-    Dna<double>::Workspace ws;
-    Outcome<double> out;
-    for (const auto& a : pool) model.run(a, out, ws);
-    std::vector<Outcome<double>> expected;
-    for (const auto& a : pool) expected.push_back(run(model, a));
-
-    if (test::allocation_counting()) {
-        const long before = test::allocations();
-        for (const auto& a : pool) model.run(a, out, ws);
-        CHECK(test::allocations() - before == 0);
-    }
-
-    std::vector<std::vector<Outcome<double>>> got(2);
-    std::vector<std::thread> threads;
-    for (std::size_t t = 0; t < 2; ++t)
-        threads.emplace_back([&, t] {
-            Dna<double>::Workspace tws;
-            Outcome<double> tout;
-            for (int rep = 0; rep < 3; ++rep)
-                for (const auto& a : pool) {
-                    model.run(a, tout, tws);
-                    if (rep == 2) got[t].push_back(tout);
-                }
-        });
-    for (auto& th : threads) th.join();
-    for (std::size_t t = 0; t < 2; ++t) {
-        REQUIRE(got[t].size() == pool.size());
-        for (std::size_t i = 0; i < pool.size(); ++i) {
-            CHECK(got[t][i].slots == expected[i].slots);
-            CHECK(got[t][i].price == expected[i].price);
-            CHECK(got[t][i].click_prob == expected[i].click_prob);
-        }
-    }
+    test::check_serving("DNA", model, pool);
 }
 
 TEST_CASE("DNA: allocation counting sees a cold workspace allocate", "[mechanisms][dna][serving]") {

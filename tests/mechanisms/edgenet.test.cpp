@@ -13,12 +13,11 @@
 #include <functional>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "support/alloc_counter.hpp"
 #include "support/gradcheck.hpp"
 #include "support/random_auction.hpp"
+#include "support/serving.hpp"
 
 using namespace diffauction;
 using test::kGradTol;
@@ -65,7 +64,7 @@ void random_rows(const EdgeNet<double>& m, Rng& rng, const std::vector<Index>& n
     c.beta.setZero(nb, m.config().max_slots);
     for (Index b = 0; b < nb; ++b) {
         const Auction<double> a = test::random_auction<double>(rng, ns[static_cast<std::size_t>(b)], 2, 3);
-        m.write_inputs(a, c.x, c.offsets[static_cast<std::size_t>(b)]);
+        write_candidate_inputs<double>(a, m.config().feature_dim, c.x, c.offsets[static_cast<std::size_t>(b)]);
         c.steps[static_cast<std::size_t>(b)] = std::min<Index>(2, ns[static_cast<std::size_t>(b)]);
         c.beta.row(b).head(c.steps[static_cast<std::size_t>(b)]) =
             a.slot_ctr.head(c.steps[static_cast<std::size_t>(b)]).transpose();
@@ -303,8 +302,6 @@ TEST_CASE("EdgeNet: a higher bid never lowers the ad's logit at any decoding ste
     cfg.max_slots = 3;
     EdgeNet<double> m(cfg);
     m.init(51);
-    // Make the bid coefficients differ per step (κ_t), one of them small.
-    const auto kappa = m.layout().entries();
     Rng rng(951);
     EdgeNet<double>::Workspace ws;
     Outcome<double> out;
@@ -332,7 +329,6 @@ TEST_CASE("EdgeNet: a higher bid never lowers the ad's logit at any decoding ste
         }
     }
     CHECK(compared > 1000);
-    (void)kappa;
 }
 
 TEST_CASE("EdgeNet: validation errors name the field", "[mechanisms][edgenet]") {
@@ -384,37 +380,7 @@ TEST_CASE("EdgeNet: serving allocates nothing after warm-up and is thread-safe",
         if (t % 4 == 0) a.cvr.resize(0);
         pool.push_back(std::move(a));
     }
-    EdgeNet<double>::Workspace ws;
-    Outcome<double> out;
-    for (const auto& a : pool) m.run(a, out, ws);
-    std::vector<Outcome<double>> expected;
-    for (const auto& a : pool) expected.push_back(run(m, a));
-    if (test::allocation_counting()) {
-        const long before = test::allocations();
-        for (const auto& a : pool) m.run(a, out, ws);
-        CHECK(test::allocations() - before == 0);
-    }
-    std::vector<std::vector<Outcome<double>>> got(2);
-    std::vector<std::thread> threads;
-    for (std::size_t t = 0; t < 2; ++t)
-        threads.emplace_back([&, t] {
-            EdgeNet<double>::Workspace tws;
-            Outcome<double> tout;
-            for (int rep = 0; rep < 3; ++rep)
-                for (const auto& a : pool) {
-                    m.run(a, tout, tws);
-                    if (rep == 2) got[t].push_back(tout);
-                }
-        });
-    for (auto& th : threads) th.join();
-    for (std::size_t t = 0; t < 2; ++t) {
-        REQUIRE(got[t].size() == pool.size());
-        for (std::size_t i = 0; i < pool.size(); ++i) {
-            CHECK(got[t][i].slots == expected[i].slots);
-            CHECK(got[t][i].price == expected[i].price);
-            CHECK(got[t][i].click_prob == expected[i].click_prob);
-        }
-    }
+    test::check_serving("EdgeNet", m, pool);
 }
 
 TEMPLATE_TEST_CASE("EdgeNet: a saved and reloaded model gives bit-identical outcomes; bad files are typed errors",

@@ -1,7 +1,7 @@
 // Serving contract of every baseline (mechanisms/mechanism.hpp): after warm-up a
 // reused Workspace and Outcome make `run` allocate nothing, whatever the auction
 // size; a mechanism is immutable, so threads share it, each with its own workspace,
-// and get exactly the single-thread outcomes.
+// and get exactly the single-thread outcomes (tests/support/serving.hpp).
 #include <catch2/catch.hpp>
 
 #include <diffauction/mechanisms/gsp.hpp>
@@ -12,12 +12,11 @@
 #include <diffauction/mechanisms/vcg.hpp>
 #include <diffauction/mechanisms/wvcg.hpp>
 
-#include <thread>
 #include <vector>
 
-#include "support/alloc_counter.hpp"
 #include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
+#include "support/serving.hpp"
 #include "support/toy_click_model.hpp"
 
 using namespace diffauction;
@@ -46,59 +45,23 @@ std::vector<Auction<double>> joint_pool() {
     return pool;
 }
 
-template <class M>
-void check_serving(const char* name, const M& mech, const std::vector<Auction<double>>& pool) {
-    INFO(name);
-    typename M::Workspace ws;
-    Outcome<double> out;
-    // Warm-up: one pass over the pool grows every buffer to its largest size.
-    for (const auto& a : pool) mech.run(a, out, ws);
-    std::vector<Outcome<double>> expected;
-    for (const auto& a : pool) expected.push_back(run(mech, a));
-
-    if (test::allocation_counting()) {
-        const long before = test::allocations();
-        for (const auto& a : pool) mech.run(a, out, ws);
-        CHECK(test::allocations() - before == 0);
-    }
-
-    // Two threads share `mech`, each with its own workspace, over the pool 5 times.
-    std::vector<std::vector<Outcome<double>>> got(2);
-    std::vector<std::thread> threads;
-    for (std::size_t t = 0; t < 2; ++t)
-        threads.emplace_back([&, t] {
-            typename M::Workspace tws;
-            Outcome<double> tout;
-            for (int rep = 0; rep < 5; ++rep)
-                for (const auto& a : pool) {
-                    mech.run(a, tout, tws);
-                    if (rep == 4) got[t].push_back(tout);
-                }
-        });
-    for (auto& th : threads) th.join();
-    for (std::size_t t = 0; t < 2; ++t)
-        for (std::size_t i = 0; i < pool.size(); ++i) {
-            REQUIRE(got[t][i].slots == expected[i].slots);
-            REQUIRE(got[t][i].price == expected[i].price);
-            REQUIRE(got[t][i].click_prob == expected[i].click_prob);
-        }
-}
-
 }  // namespace
 
 TEST_CASE("Serving: baselines allocate nothing after warm-up and are shareable across threads",
           "[serving][alloc][threads]") {
     const auto big = ordinary_pool(30);
     const auto small = ordinary_pool(7);  // enumerating mechanisms
-    check_serving("GSP", Gsp<double>(0.8), big);
-    check_serving("uGSP", Ugsp<double>(1.0, 0.3, 0.2), big);
-    check_serving("uGFP", Ugfp<double>(1.0, 0.3, 0.2), big);
-    check_serving("VCG", Vcg<double>(), big);
-    check_serving("WVCG", Wvcg<double>([](const AuctionView<double>& a, Index i) { return 1.0 + a.cvr[i]; }), small);
-    check_serving("Myerson", Myerson<double>(), big);
-    check_serving("VCG, externalities", Vcg<double, test::ToyCategoryCtr>(), small);
-    check_serving("Myerson, externalities", Myerson<double, test::ToyCategoryCtr>(), small);
+    test::check_serving("GSP", Gsp<double>(0.8), big, 5);
+    test::check_serving("uGSP", Ugsp<double>(1.0, 0.3, 0.2), big, 5);
+    test::check_serving("uGFP", Ugfp<double>(1.0, 0.3, 0.2), big, 5);
+    test::check_serving("VCG", Vcg<double>(), big, 5);
+    const auto cvr_weight = [](const AuctionView<double>& a, Index i) { return 1.0 + a.cvr[i]; };
+    test::check_serving("WVCG", Wvcg<double>(cvr_weight), small, 5);
+    test::check_serving("Myerson", Myerson<double>(), big, 5);
+    test::check_serving("VCG, externalities", Vcg<double, test::ToyCategoryCtr>(), small, 5);
+    test::check_serving("Myerson, externalities", Myerson<double, test::ToyCategoryCtr>(), small, 5);
     const auto joint = joint_pool();
-    check_serving("joint VCG", JointVcg<double>(), joint);
-    check_serving("JAMA", Jama<double>([](const AuctionView<double>&, Index j) { return j % 2 ? 1.0 : 1.5; }), joint);
+    test::check_serving("joint VCG", JointVcg<double>(), joint, 5);
+    const auto alternating = [](const AuctionView<double>&, Index j) { return j % 2 ? 1.0 : 1.5; };
+    test::check_serving("JAMA", Jama<double>(alternating), joint, 5);
 }

@@ -47,6 +47,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -743,6 +744,39 @@ void check_manifest(const ModelFile<T>& file, const ParamLayout& expected) {
         s.append(std::to_string(file.theta.size())).append(" weights, the model expects ");
         throw manifest_mismatch(want.size(), s.append(std::to_string(expected.size())));
     }
+}
+
+/// Reading a model's hyper-parameters back (what every model's from_file does).
+/// An integer count in [lo, 2^24]: throws hyper_param_error naming `key` otherwise
+/// (and the typed errors of HyperParams::get_int when it is missing or not an integer).
+inline Index hyper_count(const HyperParams& h, const char* key, std::int64_t lo) {
+    const std::int64_t v = h.get_int(key);
+    if (v < lo || v > std::int64_t{1} << 24)
+        throw hyper_param_error(key, "is " + std::to_string(v) + ", must be in [" + std::to_string(lo) + ", 2^24]");
+    return static_cast<Index>(v);
+}
+/// A list of layer widths, each in [1, 2^24], with min_layers to 64 entries.
+inline std::vector<Index> hyper_widths(const HyperParams& h, const char* key, std::size_t min_layers = 1) {
+    const HyperParams::IntList& l = h.get_int_list(key);
+    if (l.size() < min_layers || l.size() > 64)
+        throw hyper_param_error(key, "must list " + std::to_string(min_layers) + " to 64 layer widths");
+    std::vector<Index> out;
+    for (const std::int64_t w : l) {
+        if (w < 1 || w > std::int64_t{1} << 24)
+            throw hyper_param_error(key, "has a width of " + std::to_string(w) + ", must be in [1, 2^24]");
+        out.push_back(static_cast<Index>(w));
+    }
+    return out;
+}
+/// The file's weights for a model whose rebuilt layout is `expected`: check_manifest,
+/// then every weight finite (corrupt_model_file, field "weights[i]").
+template <Scalar T>
+const VectorX<T>& checked_weights(const ModelFile<T>& file, const ParamLayout& expected) {
+    check_manifest(file, expected);
+    for (Index i = 0; i < file.theta.size(); ++i)
+        if (!std::isfinite(file.theta[i]))
+            throw corrupt_model_file(0, "weights[" + std::to_string(i) + "]", "is not finite");
+    return file.theta;
 }
 
 }  // namespace diffauction

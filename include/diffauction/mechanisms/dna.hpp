@@ -34,6 +34,7 @@
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
+#include "diffauction/mechanisms/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
 #include "diffauction/nn/deep_set.hpp"
 #include "diffauction/nn/minmax.hpp"
@@ -115,7 +116,7 @@ Schedule<T> default_dna_tau_schedule() {
 
 /// The Deep Neural Auction over one flat parameter vector (STYLE.md).
 ///
-/// Input (choice): x_i = [features row i, ctr_i, cvr_i] with cvr_i = 0 when the
+/// Input (choice, mechanisms/candidate_inputs.hpp): x_i = [features row i, ctr_i, cvr_i] with cvr_i = 0 when the
 /// auction has no cvr; `context` (user features) and item `price` are not used
 /// (the synthetic market already carries log item price as a feature column).
 /// Bids never enter x, h' or the set encoder: only r sees b_i, and only its own.
@@ -225,7 +226,7 @@ public:
     const DeepSet<T>& set_encoder() const { return set_; }
     const MinMaxScorer<T>& scorer() const { return scorer_; }
     /// Width of x (D + 2), of h' (H) and of x' (D + 2 + H).
-    Index input_dim() const { return cfg_.feature_dim + 2; }
+    Index input_dim() const { return candidate_input_dim(cfg_.feature_dim); }
     Index context_dim() const { return set_.out_dim(); }
     Index scorer_dim() const { return input_dim() + context_dim(); }
 
@@ -250,31 +251,14 @@ public:
     /// the manifest checked against the rebuilt layout (manifest_mismatch), every
     /// weight finite (corrupt_model_file, field "weights[i]").
     static Dna from_file(const ModelFile<T>& f) {
-        const auto count = [&](const char* key, std::int64_t lo, std::int64_t v) {
-            if (v < lo || v > std::int64_t{1} << 24)
-                throw hyper_param_error(key, "is " + std::to_string(v) + ", must be in [" + std::to_string(lo) +
-                                                 ", 2^24]");
-            return static_cast<Index>(v);
-        };
-        const auto widths = [&](const char* key) {
-            const HyperParams::IntList& l = f.hyper.get_int_list(key);
-            if (l.empty() || l.size() > 64) throw hyper_param_error(key, "must list 1 to 64 layer widths");
-            std::vector<Index> out;
-            for (const std::int64_t w : l) out.push_back(count(key, 1, w));
-            return out;
-        };
         DnaConfig cfg;
-        cfg.feature_dim = count("feature_dim", 0, f.hyper.get_int("feature_dim"));
-        cfg.phi1 = widths("phi1");
-        cfg.phi2 = widths("phi2");
-        cfg.groups = count("groups", 1, f.hyper.get_int("groups"));
-        cfg.units = count("units", 1, f.hyper.get_int("units"));
+        cfg.feature_dim = hyper_count(f.hyper, "feature_dim", 0);
+        cfg.phi1 = hyper_widths(f.hyper, "phi1");
+        cfg.phi2 = hyper_widths(f.hyper, "phi2");
+        cfg.groups = hyper_count(f.hyper, "groups", 1);
+        cfg.units = hyper_count(f.hyper, "units", 1);
         Dna model(std::move(cfg));
-        check_manifest(f, model.layout());
-        for (Index i = 0; i < f.theta.size(); ++i)
-            if (!std::isfinite(f.theta[i]))
-                throw corrupt_model_file(0, "weights[" + std::to_string(i) + "]", "is not finite");
-        model.theta_ = f.theta;
+        model.theta_ = checked_weights(f, model.layout());
         return model;
     }
     /// Saves to a stream or a file (core/io.hpp format; throws model_file_error on I/O failure).
@@ -298,14 +282,7 @@ public:
 
     /// Throws input_error unless `a` is a valid ordinary auction with D feature columns.
     void check_auction(const AuctionView<T>& a, Index auction = kNone) const {
-        validate(a, auction);
-        detail::require(!a.joint(), "owners", kNone, "DNA takes ordinary auctions, not joint ones", auction);
-        const Index d = cfg_.feature_dim;
-        const bool ok = d == 0 ? a.features.cols() == 0 : (a.features.cols() == d && a.features.rows() == a.num_candidates());
-        detail::require(ok, "features", kNone, [&] {
-            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
-                   " but the model takes N x " + std::to_string(d);
-        }, auction);
+        check_candidate_inputs(a, cfg_.feature_dim, "DNA", auction);
     }
 
     /// Serving outcome (τ = 0): validates `a`, ranks by r, fills min(K, N) slots,
@@ -337,7 +314,7 @@ public:
             ws.offsets.assign(1, 0);
             for (; b < auctions.size() && rows + auctions[b].num_candidates() <= kBatchRows; ++b) {
                 const Index n = auctions[b].num_candidates();
-                write_inputs(auctions[b], c.x, rows);
+                write_candidate_inputs(auctions[b], cfg_.feature_dim, c.x, rows);
                 ws.bids.segment(rows, n) = auctions[b].bids;
                 rows += n;
                 ws.offsets.push_back(rows);
@@ -416,7 +393,7 @@ private:
             const Sample<T>& s = samples[static_cast<std::size_t>(items[static_cast<std::size_t>(b)])];
             const AuctionView<T> a = s.auction;
             const Index o = c.offsets[static_cast<std::size_t>(b)], n = a.num_candidates();
-            write_inputs(a, c.x, o);
+            write_candidate_inputs(a, cfg_.feature_dim, c.x, o);
             c.bids.segment(o, n) = a.bids;
             c.ctr.segment(o, n) = a.ctr;
             c.beta.segment(c.beta_offsets[static_cast<std::size_t>(b)], c.k[static_cast<std::size_t>(b)]) =
@@ -557,7 +534,7 @@ private:
         ws.last_n = n;
         Buffers& buf = ws.by_n[static_cast<std::size_t>(n)];
         buf.x.resize(n, input_dim());
-        write_inputs(a, buf.x, 0);
+        write_candidate_inputs(a, cfg_.feature_dim, buf.x, 0);
         const std::array<Index, 2> offsets{0, n};
         score_rows(a.bids, offsets, buf);
         fill_outcome(a, buf, 0, out, ws.order);
@@ -601,17 +578,6 @@ private:
     static T metric_scale(const DnaObjective<T>& o, Index l) {
         return l < static_cast<Index>(o.metric_scales.size()) ? o.metric_scales[static_cast<std::size_t>(l)] : T(1);
     }
-    /// Rows o..o+N of x = [features, ctr, cvr (0 when absent)].
-    void write_inputs(const AuctionView<T>& a, MatrixX<T>& x, Index o) const {
-        const Index n = a.num_candidates(), d = cfg_.feature_dim;
-        if (d > 0) x.block(o, 0, n, d) = a.features;
-        x.col(d).segment(o, n) = a.ctr;
-        if (a.cvr.size() != 0)
-            x.col(d + 1).segment(o, n) = a.cvr;
-        else
-            x.col(d + 1).segment(o, n).setZero();
-    }
-
     DnaConfig cfg_;
     ParamLayout layout_;
     DeepSet<T> set_;

@@ -4,7 +4,7 @@
 // with price = sigmoid(·)·bid; trained with the augmented-Lagrangian regret trainer
 // (train/aug_lagrangian.hpp) through the `EdgeNetRegret` adapter.
 //
-//   x_i  = [features_i, ctr_i, cvr_i]                       bid-free input (as DNA)
+//   x_i  = [features_i, ctr_i, cvr_i]                       bid-free input (mechanisms/candidate_inputs.hpp)
 //   z    = FC(Transformer^L(Embed(x)))  per auction (no positional encoding: a set)
 //   g    = mean_i z_i;  s_0 = g;  y_0 = learned start token
 //   step t = 1..K' (K' = min(K, N)):
@@ -45,6 +45,7 @@
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
+#include "diffauction/mechanisms/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
 #include "diffauction/nn/activation.hpp"
 #include "diffauction/nn/dense.hpp"
@@ -189,7 +190,7 @@ public:
     VectorX<T>& theta() { return theta_; }
     const VectorX<T>& theta() const { return theta_; }
     /// Width of x (D + 2) and of the payment net's input (3E + 2 + C).
-    Index input_dim() const { return cfg_.feature_dim + 2; }
+    Index input_dim() const { return candidate_input_dim(cfg_.feature_dim); }
     Index pay_input_dim() const { return 3 * cfg_.embed_dim + 2 + cfg_.competitors; }
 
     /// Glorot-uniform dense and attention weights, the GRU's ±1/√E, a start token
@@ -236,35 +237,22 @@ public:
     /// (hyper_param_error naming the key), the manifest against the rebuilt layout
     /// (manifest_mismatch), every weight finite (corrupt_model_file "weights[i]").
     static EdgeNet from_file(const ModelFile<T>& f) {
-        const auto count = [&](const char* key, std::int64_t lo, std::int64_t v) {
-            if (v < lo || v > std::int64_t{1} << 20)
-                throw hyper_param_error(key, "is " + std::to_string(v) + ", must be in [" + std::to_string(lo) +
-                                                 ", 2^20]");
-            return static_cast<Index>(v);
-        };
         EdgeNetConfig c;
-        c.feature_dim = count("feature_dim", 0, f.hyper.get_int("feature_dim"));
-        c.embed_dim = count("embed_dim", 1, f.hyper.get_int("embed_dim"));
-        c.blocks = count("blocks", 0, f.hyper.get_int("blocks"));
-        c.heads = count("heads", 1, f.hyper.get_int("heads"));
-        c.ffn_dim = count("ffn_dim", 1, f.hyper.get_int("ffn_dim"));
-        c.attn_dim = count("attn_dim", 1, f.hyper.get_int("attn_dim"));
-        const HyperParams::IntList& hidden = f.hyper.get_int_list("pay_hidden");
-        if (hidden.size() > 64) throw hyper_param_error("pay_hidden", "must list at most 64 layer widths");
-        c.pay_hidden.clear();
-        for (const std::int64_t w : hidden) c.pay_hidden.push_back(count("pay_hidden", 1, w));
-        c.max_slots = count("max_slots", 1, f.hyper.get_int("max_slots"));
-        c.competitors = count("competitors", 0, f.hyper.get_int("competitors"));
+        c.feature_dim = hyper_count(f.hyper, "feature_dim", 0);
+        c.embed_dim = hyper_count(f.hyper, "embed_dim", 1);
+        c.blocks = hyper_count(f.hyper, "blocks", 0);
+        c.heads = hyper_count(f.hyper, "heads", 1);
+        c.ffn_dim = hyper_count(f.hyper, "ffn_dim", 1);
+        c.attn_dim = hyper_count(f.hyper, "attn_dim", 1);
+        c.pay_hidden = hyper_widths(f.hyper, "pay_hidden", 0);
+        c.max_slots = hyper_count(f.hyper, "max_slots", 1);
+        c.competitors = hyper_count(f.hyper, "competitors", 0);
         c.bid_scale = f.hyper.get_real("bid_scale");
         if (!(std::isfinite(c.bid_scale) && c.bid_scale > 0))
             throw hyper_param_error("bid_scale", "must be finite and > 0");
         if (c.embed_dim % c.heads != 0) throw hyper_param_error("heads", "must divide embed_dim");
         EdgeNet model(std::move(c));
-        check_manifest(f, model.layout());
-        for (Index i = 0; i < f.theta.size(); ++i)
-            if (!std::isfinite(f.theta[i]))
-                throw corrupt_model_file(0, "weights[" + std::to_string(i) + "]", "is not finite");
-        model.theta_ = f.theta;
+        model.theta_ = checked_weights(f, model.layout());
         return model;
     }
     void save(std::ostream& out) const { save_model(out, to_file()); }
@@ -283,15 +271,7 @@ public:
     /// Throws input_error unless `a` is a valid ordinary auction with D feature
     /// columns and min(K, N) <= max_slots.
     void check_auction(const AuctionView<T>& a, Index auction = kNone) const {
-        validate(a, auction);
-        detail::require(!a.joint(), "owners", kNone, "EdgeNet takes ordinary auctions, not joint ones", auction);
-        const Index d = cfg_.feature_dim;
-        const bool ok = d == 0 ? a.features.cols() == 0
-                               : (a.features.cols() == d && a.features.rows() == a.num_candidates());
-        detail::require(ok, "features", kNone, [&] {
-            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
-                   " but the model takes N x " + std::to_string(d);
-        }, auction);
+        check_candidate_inputs(a, cfg_.feature_dim, "EdgeNet", auction);
         detail::require(std::min(a.num_slots(), a.num_candidates()) <= cfg_.max_slots, "slot_ctr", kNone, [&] {
             return "has " + std::to_string(a.num_slots()) + " slots to fill but the model decodes at most " +
                    std::to_string(cfg_.max_slots);
@@ -313,7 +293,7 @@ public:
         c.beta.setZero();
         c.beta.row(0).head(c.steps[0]) = a.slot_ctr.head(c.steps[0]).transpose();
         c.x.resize(n, input_dim());
-        write_inputs(a, c.x, 0);
+        write_candidate_inputs(a, cfg_.feature_dim, c.x, 0);
         c.bids.resize(n);
         c.bids = a.bids;
         forward_rows(theta_, 1, T(0), c);
@@ -361,21 +341,10 @@ public:
             d_bids->resize(tr);
             const Index total = c.total(), d = cfg_.feature_dim;
             const T inv = static_cast<T>(1.0 / cfg_.bid_scale);
-            for (Index r = 0; r < tr; ++r) (*d_bids)[r] = c.d_q[r] * c.x(r % total, d) * inv;
-            // payment = frac·b·click also depends on b directly.
-            for (Index r = 0; r < tr; ++r) (*d_bids)[r] += d_payment[r] * c.frac[r] * c.click[r];
+            // Through q = b·ctr / bid_scale, and directly through payment = frac·b·click.
+            for (Index r = 0; r < tr; ++r)
+                (*d_bids)[r] = c.d_q[r] * c.x(r % total, d) * inv + d_payment[r] * c.frac[r] * c.click[r];
         }
-    }
-
-    /// Rows o..o+N of x = [features, ctr, cvr (0 when absent)].
-    void write_inputs(const AuctionView<T>& a, MatrixX<T>& x, Index o) const {
-        const Index n = a.num_candidates(), d = cfg_.feature_dim;
-        if (d > 0) x.block(o, 0, n, d) = a.features;
-        x.col(d).segment(o, n) = a.ctr;
-        if (a.cvr.size() != 0)
-            x.col(d + 1).segment(o, n) = a.cvr;
-        else
-            x.col(d + 1).segment(o, n).setZero();
     }
 
 private:
@@ -807,7 +776,7 @@ public:
             detail::require(smp.truth.values.size() == n && detail::all_finite(smp.truth.values), "truth.values",
                             kNone, "must hold N finite values", b);
             x.resize(n, w);
-            model_->write_inputs(a, x, 0);
+            write_candidate_inputs(a, model_->config().feature_dim, x, 0);
             context(b, 0) = static_cast<T>(n);
             for (Index i = 0; i < n; ++i) context.row(b).segment(1 + i * w, w) = x.row(i);
             const Index k = std::min(k_, a.num_slots());
@@ -910,8 +879,10 @@ struct EdgeNetTrainOptions {
     std::int64_t steps = 0;
     /// The augmented Lagrangian and its loop (epochs, batch, Adam, seed, progress).
     /// (choice) Misreports: the multiplier grid {0, 0.25, ..., 2} plus 5 warm-started
-    /// Adam steps, clipped to [0, 2·max value of the samples] (`hi` set by train_edgenet
-    /// when left at its default 1).
+    /// Adam steps, clipped to regret.misreport.ascent's [lo, hi] (see value_range_from_samples).
+    /// When true (default), the ascent's range is set to [0, 2·(largest value in the
+    /// samples)] instead of regret.misreport.ascent.lo/hi.
+    bool value_range_from_samples = true;
     AugLagrangianOptions<T> regret = [] {
         AugLagrangianOptions<T> o;
         o.misreport.grid = true;
@@ -954,8 +925,10 @@ EdgeNetTrainResult<T> train_edgenet(EdgeNet<T>& model, std::span<const Sample<T>
     EdgeNetRegret<T> mech(model, n, k, opt.tau.at(0));
     MatrixX<T> context, values;
     mech.pack(samples, context, values);
-    if (opt.regret.misreport.ascent.hi == T(1) && opt.regret.misreport.ascent.lo == T(0) && vmax > T(0))
+    if (opt.value_range_from_samples) {
+        opt.regret.misreport.ascent.lo = T(0);
         opt.regret.misreport.ascent.hi = T(2) * vmax;
+    }
     if (opt.steps > 0) {  // enough epochs for `steps` (the callback stops there)
         const Index b = std::max<Index>(opt.regret.trainer.batch_size, 1);
         const std::int64_t per_epoch = std::max<std::int64_t>(1, values.rows() / b);
