@@ -3,7 +3,7 @@
 // depress each other), as in the EdgeNet paper's comparison (Shen et al., CIKM 2023):
 //
 //   train_edgenet [--quick] [--seed S] [--steps N] [--dna-steps N] [--train N] [--test N]
-//                 [--ic-auctions N] [--save PATH] [--tau-decay X]
+//                 [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X]
 //
 // EdgeNet is trained with the augmented-Lagrangian regret trainer on −revenue
 // (train_edgenet's defaults: batch 64, Adam 1e-3, τ from 1 to 0.1, grid + 5 ascent
@@ -40,16 +40,18 @@ struct Args {
     Index ic_auctions = 300;
     std::string save;
     double tau_decay = 0.995;
+    double lambda0 = 5;
 };
 
 [[noreturn]] void usage() {
     fmt::print(stderr,
                "usage: train_edgenet [--quick] [--seed S] [--steps N] [--dna-steps N] [--train N] [--test N]\n"
-               "                     [--ic-auctions N] [--save PATH] [--tau-decay X]\n"
+               "                     [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X]\n"
                "  --quick     tiny sizes (smoke test, seconds)\n"
                "  --steps N   EdgeNet training steps (default 1500); --dna-steps N likewise for DNA\n"
                "  --save P    write the trained EdgeNet model file to P\n"
-               "  --tau-decay X  EdgeNet's tau: 1, times X per step, floor 0.05 (default 0.995)\n");
+               "  --tau-decay X  EdgeNet's tau: 1, times X per step, floor 0.05 (default 0.995)\n"
+               "  --lambda0 X    initial regret multiplier (default 5, the SPEC's)\n");
     std::exit(2);
 }
 
@@ -77,9 +79,10 @@ Args parse(int argc, char** argv) {
         else if (k == "--ic-auctions") a.ic_auctions = std::atoll(v);
         else if (k == "--save") a.save = v;
         else if (k == "--tau-decay") a.tau_decay = std::atof(v);
+        else if (k == "--lambda0") a.lambda0 = std::atof(v);
         else usage();
     }
-    if (!(a.tau_decay > 0 && a.tau_decay <= 1) || a.steps < 1 || a.dna_steps < 1 || a.train < 1 || a.test < 1 || a.ic_auctions < 0) usage();
+    if (!(a.tau_decay > 0 && a.tau_decay <= 1) || !(a.lambda0 >= 0) || a.steps < 1 || a.dna_steps < 1 || a.train < 1 || a.test < 1 || a.ic_auctions < 0) usage();
     return a;
 }
 
@@ -135,6 +138,7 @@ int main(int argc, char** argv) {
     edgenet.init(args.seed + 10);
     EdgeNetTrainOptions<T> eo;
     eo.steps = args.steps;
+    eo.regret.lambda0 = static_cast<T>(args.lambda0);
     eo.tau = ExponentialSchedule<T>(T(1), static_cast<T>(args.tau_decay), 1, T(0.05));
     eo.regret.trainer.seed = args.seed + 11;
     eo.regret.trainer.progress = ProgressMode::never;  // the Curve callback prints instead

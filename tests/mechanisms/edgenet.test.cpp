@@ -92,12 +92,18 @@ std::string field_of(const std::function<void()>& f) {
 }  // namespace
 
 TEST_CASE("EdgeNet: finite-difference gradient of the relaxed outcome in theta and bids", "[mechanisms][edgenet][grad]") {
-    for (const Index copies : {1, 3}) {
-        INFO("copies " << copies);
-        EdgeNet<double> m = small_model(5 + static_cast<std::uint64_t>(copies));
-        Rng rng(900 + static_cast<std::uint64_t>(copies));
+    // Profiles: one; three; three with a focus (the second prices only candidate 2,
+    // the third only candidate 0).
+    const std::vector<std::vector<Index>> focuses{{}, {}, {kNone, 2, 0}};
+    const std::vector<Index> copies_of{1, 3, 3};
+    for (std::size_t run = 0; run < focuses.size(); ++run) {
+        const Index copies = copies_of[run];
+        INFO("copies " << copies << ", focus " << (focuses[run].empty() ? "none" : "{kNone, 2, 0}"));
+        EdgeNet<double> m = small_model(5 + static_cast<std::uint64_t>(run));
+        Rng rng(900 + static_cast<std::uint64_t>(run));
         EdgeNet<double>::Cache c;
         random_rows(m, rng, {1, 3, 4}, copies, c);
+        c.focus = focuses[run];
         const double tau = 0.7;
         const Index tr = c.bids.size();
         const Eigen::VectorXd wc = test::random_matrix(rng, tr, 1).col(0), wp = test::random_matrix(rng, tr, 1).col(0);
@@ -157,6 +163,66 @@ TEST_CASE("EdgeNet: the C profiles of one call equal C separate calls", "[mechan
         CHECK((one.payment - all.payment.segment(p * total, total)).cwiseAbs().maxCoeff() < 1e-14);
         CHECK((one.click - all.click.segment(p * total, total)).cwiseAbs().maxCoeff() < 1e-14);
     }
+}
+
+namespace {
+/// EdgeNetRegret without its focused forward: the searches then price every bidder.
+struct Unfocused {
+    using scalar_type = double;
+    using Cache = EdgeNetRegret<double>::Cache;
+    EdgeNetRegret<double>* m;
+    Eigen::VectorXd& theta() { return m->theta(); }
+    Index num_bidders() const { return m->num_bidders(); }
+    Index context_dim() const { return m->context_dim(); }
+    void forward(const Eigen::VectorXd& theta, const Eigen::Ref<const MatrixX<double>>& context,
+                 const Eigen::Ref<const MatrixX<double>>& bids, Cache& c, MatrixX<double>& alloc,
+                 MatrixX<double>& payment) const {
+        m->forward(theta, context, bids, c, alloc, payment);
+    }
+    void backward(const Eigen::VectorXd& theta, Cache& c, const Eigen::Ref<const MatrixX<double>>& d_alloc,
+                  const Eigen::Ref<const MatrixX<double>>& d_payment, Eigen::VectorXd& grad,
+                  MatrixX<double>* d_bids) const {
+        m->backward(theta, c, d_alloc, d_payment, grad, d_bids);
+    }
+};
+static_assert(FocusedRegretMechanism<EdgeNetRegret<double>>);
+static_assert(RegretMechanism<Unfocused> && !FocusedRegretMechanism<Unfocused>);
+}  // namespace
+
+TEST_CASE("EdgeNet: focused regret searches and loss equal the unfocused ones", "[mechanisms][edgenet]") {
+    EdgeNet<double> m = small_model(25);
+    EdgeNetRegret<double> mech(m, 5, 2, 0.4);
+    Unfocused plain{&mech};
+    Rng rng(925);
+    std::vector<Sample<double>> samples;
+    for (int t = 0; t < 6; ++t) {
+        Sample<double> s;
+        s.auction = test::random_auction<double>(rng, 2 + rng.uniform_int(4), 2, 3);
+        s.truth.values = s.auction.bids;
+        samples.push_back(std::move(s));
+    }
+    MatrixX<double> context, values;
+    mech.pack(samples, context, values);
+    MisreportOptions<double> opt;
+    opt.multipliers = {0.0, 0.5, 1.0, 1.5};
+    opt.ascent.steps = 3;
+    MatrixX<double> mis_f = values, mis_p = values, u_f, u_p;
+    MisreportWorkspace<EdgeNetRegret<double>> wf;
+    MisreportWorkspace<Unfocused> wp;
+    search_misreports(mech, m.theta(), context, values, mis_f, u_f, opt, wf);
+    search_misreports(plain, m.theta(), context, values, mis_p, u_p, opt, wp);
+    CHECK((mis_f - mis_p).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK((u_f - u_p).cwiseAbs().maxCoeff() < 1e-12);
+    const Eigen::VectorXd lambda = Eigen::VectorXd::Constant(5, 3.0);
+    AugLagrangianTerms<double> tf, tp;
+    AugLagrangianWorkspace<EdgeNetRegret<double>> lf;
+    AugLagrangianWorkspace<Unfocused> lp;
+    Eigen::VectorXd gf = Eigen::VectorXd::Zero(m.theta().size()), gp = gf;
+    const double loss_f = augmented_lagrangian_loss(mech, m.theta(), context, values, mis_f, lambda, 2.0, tf, lf, &gf);
+    const double loss_p = augmented_lagrangian_loss(plain, m.theta(), context, values, mis_f, lambda, 2.0, tp, lp, &gp);
+    CHECK(loss_f == Approx(loss_p).epsilon(1e-12));
+    CHECK((gf - gp).norm() <= 1e-10 * gp.norm());
+    CHECK(gp.norm() > 0);
 }
 
 TEST_CASE("EdgeNet: gradient of the augmented-Lagrangian loss through the regret adapter",

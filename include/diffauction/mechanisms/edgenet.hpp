@@ -115,6 +115,10 @@ public:
         MatrixX<T> beta;              ///< B x max_slots position factors (0 beyond K'_b)
         MatrixX<T> x;                 ///< total x (D + 2) bid-free inputs
         VectorX<T> bids;              ///< C·total bids (profile c, candidate i at c·total + i)
+        /// Per profile (empty: none): kNone = every candidate is priced; j = only each
+        /// auction's candidate j is (the others get price and payment 0 and no
+        /// payment-net pass). The regret searches read one bidder per deviation profile.
+        std::vector<Index> focus;
         Index copies = 1;
         T tau = T(0);
         // encoder (bid-free, once per auction)
@@ -136,11 +140,12 @@ public:
         std::vector<char> taken; ///< C·total: picked at some step (scratch of the mask)
         MatrixX<T> free_in;      ///< total x 2E: the payment net's bid-free input [z_i; g]
         MatrixX<T> pay_free;     ///< total x H₁: its first layer's part over free_in
-        MatrixX<T> pin;          ///< C·total x (E + 2 + C): the rest [Σ_t A_t s_t; q_i; rivals' q; mean q]
+        std::vector<Index> prow; ///< the payment rows (candidate rows priced, ascending; see focus)
+        MatrixX<T> pin;          ///< rows x (E + 2 + C): the rest [Σ_t A_t s_t; q_i; rivals' q; mean q]
         std::vector<Index> top;  ///< scratch: an auction's top C + 1 by q
         std::vector<MatrixX<T>> pre, post;  ///< payment MLP hidden layers (pre[0]: both parts summed)
         MatrixX<T> out;          ///< C·total x 1: payment logit
-        std::vector<Index> rivals;  ///< C·total x C: rows of the others' top-C q (kNone when fewer)
+        std::vector<Index> rivals;  ///< payment rows x C: rows of the others' top-C q (kNone when fewer)
         VectorX<T> frac, click, price, payment;  ///< C·total each
         // backward scratch
         MatrixX<T> d_pin, d_free, d_h, d_h2, d_alloc, d_s, d_y, d_ds, d_dy, d_z, d_zr, d_e, d_e2, d_g;
@@ -296,6 +301,7 @@ public:
         write_candidate_inputs(a, cfg_.feature_dim, c.x, 0);
         c.bids.resize(n);
         c.bids = a.bids;
+        c.focus.clear();
         forward_rows(theta_, 1, T(0), c);
         out.reset(k, n);
         for (Index t = 0; t < c.steps[0]; ++t) {
@@ -310,8 +316,9 @@ public:
 
     /// Forward over the inputs already in the cache: c.offsets (B + 1), c.steps
     /// (K'_b <= min(max_slots, N_b) per auction), c.beta (B x max_slots), c.x
-    /// (total x (D + 2)) and c.bids (copies·total). τ = 0: hard decoding; τ > 0: the
-    /// relaxed outcome. Leaves click, price and payment (copies·total) in the cache.
+    /// (total x (D + 2)), c.bids (copies·total) and c.focus (empty, or one entry per
+    /// profile). τ = 0: hard decoding; τ > 0: the relaxed outcome. Leaves click, price
+    /// and payment (copies·total) in the cache.
     void forward_rows(const VectorX<T>& theta, Index copies, T tau, Cache& c) const {
         check_cache_inputs(theta, copies, tau, c);
         c.copies = copies;
@@ -379,6 +386,11 @@ private:
             detail::require(k >= 0 && k <= n && k <= cfg_.max_slots, "steps", b, "must be in [0, min(N, max_slots)]");
         }
         detail::require(c.bids.size() == copies * c.x.rows(), "bids", kNone, "must have copies x total entries");
+        detail::require(c.focus.empty() || static_cast<Index>(c.focus.size()) == copies, "focus", kNone,
+                        "must be empty or have one entry per profile");
+        for (std::size_t p = 0; p < c.focus.size(); ++p)
+            detail::require(c.focus[p] == kNone || c.focus[p] >= 0, "focus", static_cast<Index>(p),
+                            "must be kNone or a candidate index");
     }
     Index steps_max(const Cache& c) const {
         Index k = 0;
@@ -490,77 +502,92 @@ private:
         }
     }
 
-    // Payment net: input, the first layer's bid part plus its bid-free part (from
-    // encode), the other layers, sigmoid; prices and payments.
+    // Payment net over the payment rows (every candidate of a profile without focus,
+    // the focused bidder's candidate otherwise): input, the first layer's bid part
+    // plus its bid-free part (from encode), the other layers, sigmoid; then prices
+    // and payments (0 on the other rows).
     void pay(const VectorX<T>& theta, Cache& c) const {
         const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), cp = c.copies;
         const Index rows = cp * nb, tr = cp * total, e = cfg_.embed_dim, kmax = steps_max(c);
         const Index cs = cfg_.competitors;
-        c.pin.resize(tr, pay_bid_.in_dim());
-        c.rivals.assign(static_cast<std::size_t>(tr * cs), kNone);
+        c.prow.clear();
+        for (Index r = 0; r < rows; ++r) {
+            const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
+            const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
+            const Index f = c.focus.empty() ? kNone : c.focus[static_cast<std::size_t>(r / nb)];
+            if (f == kNone)
+                for (Index i = 0; i < n; ++i) c.prow.push_back(o + i);
+            else if (f < n)
+                c.prow.push_back(o + f);
+        }
+        const Index np = static_cast<Index>(c.prow.size());
+        c.pin.resize(np, pay_bid_.in_dim());
+        c.rivals.assign(static_cast<std::size_t>(np * cs), kNone);
         c.top.resize(static_cast<std::size_t>(cs + 1));
         c.click.resize(tr);
-        for (Index r = 0; r < rows; ++r) {
+        for (Index r = 0, k = 0; r < rows; ++r) {
             const Index b = r % nb;
             const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
             const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
             const Index ob = c.offsets[static_cast<std::size_t>(b)];
-            // Σ_t A_{t,i} s_t (the state that produced step t's logits is s[t + 1]).
-            auto ctx = c.pin.block(o, 0, n, e);
-            ctx.setZero();
-            for (Index t = 0; t < kmax; ++t)
-                ctx.noalias() += c.alloc.col(t).segment(o, n) * c.s[static_cast<std::size_t>(t) + 1].row(r);
-            // q_i, the others' top-C q (descending, ties → lower index, 0 when fewer),
-            // the others' mean q. The auction's top C + 1 first: i's rivals are those
-            // without i.
-            const auto q = c.q.segment(o, n);
-            const Index m = std::min(cs + 1, n);
-            for (Index k = 0; k < m; ++k) {
-                Index best = kNone;
-                for (Index j = 0; j < n; ++j) {
-                    bool used = false;
-                    for (Index l = 0; l < k; ++l) used = used || c.top[static_cast<std::size_t>(l)] == j;
-                    if (!used && (best == kNone || q[j] > q[best])) best = j;
-                }
-                c.top[static_cast<std::size_t>(k)] = best;
-            }
-            const T sum = q.sum();
-            for (Index i = 0; i < n; ++i) {
-                c.pin(o + i, e) = q[i];
-                Index* rv = c.rivals.data() + (o + i) * cs;
-                Index k = 0;
-                for (Index l = 0; l < m && k < cs; ++l) {
-                    const Index j = c.top[static_cast<std::size_t>(l)];
-                    if (j == i) continue;
-                    rv[k] = o + j;
-                    c.pin(o + i, e + 1 + k) = q[j];
-                    ++k;
-                }
-                for (; k < cs; ++k) c.pin(o + i, e + 1 + k) = T(0);
-                c.pin(o + i, e + 1 + cs) = n > 1 ? (sum - q[i]) / static_cast<T>(n - 1) : T(0);
-            }
             // click_i = ctr_i Σ_t β_t A_{t,i}
             for (Index i = 0; i < n; ++i) {
                 T a = T(0);
                 for (Index t = 0; t < kmax; ++t) a += c.beta(b, t) * c.alloc(o + i, t);
                 c.click[o + i] = c.x(ob + i, cfg_.feature_dim) * a;
             }
+            if (k == np || c.prow[static_cast<std::size_t>(k)] >= o + n) continue;  // no payment row here
+            // The others' top-C q (descending, ties → lower index, 0 when fewer) and
+            // their mean: the auction's top C + 1 first, i's rivals are those without i.
+            const auto q = c.q.segment(o, n);
+            const Index m = std::min(cs + 1, n);
+            for (Index l = 0; l < m; ++l) {
+                Index best = kNone;
+                for (Index j = 0; j < n; ++j) {
+                    bool used = false;
+                    for (Index u = 0; u < l; ++u) used = used || c.top[static_cast<std::size_t>(u)] == j;
+                    if (!used && (best == kNone || q[j] > q[best])) best = j;
+                }
+                c.top[static_cast<std::size_t>(l)] = best;
+            }
+            const T sum = q.sum();
+            for (; k < np && c.prow[static_cast<std::size_t>(k)] < o + n; ++k) {
+                const Index i = c.prow[static_cast<std::size_t>(k)] - o;
+                // Σ_t A_{t,i} s_t (the state that produced step t's logits is s[t + 1]).
+                auto ctx = c.pin.row(k).head(e);
+                ctx.setZero();
+                for (Index t = 0; t < kmax; ++t)
+                    ctx.noalias() += c.alloc(o + i, t) * c.s[static_cast<std::size_t>(t) + 1].row(r);
+                c.pin(k, e) = q[i];
+                Index* rv = c.rivals.data() + k * cs;
+                Index w = 0;
+                for (Index l = 0; l < m && w < cs; ++l) {
+                    const Index j = c.top[static_cast<std::size_t>(l)];
+                    if (j == i) continue;
+                    rv[w] = o + j;
+                    c.pin(k, e + 1 + w) = q[j];
+                    ++w;
+                }
+                for (; w < cs; ++w) c.pin(k, e + 1 + w) = T(0);
+                c.pin(k, e + 1 + cs) = n > 1 ? (sum - q[i]) / static_cast<T>(n - 1) : T(0);
+            }
         }
-        // First layer: bid part + bid-free part of the profile's base row.
+        // First layer: bid part + the bid-free part of the candidate's base row.
         const std::size_t hidden = cfg_.pay_hidden.size();
         c.pre.resize(std::max<std::size_t>(hidden, 1));
         c.post.resize(hidden);
         MatrixX<T>& first = hidden == 0 ? c.out : c.pre[0];
         pay_bid_.forward(theta, c.pin, first);
-        for (Index p = 0; p < cp; ++p) first.middleRows(p * total, total) += c.pay_free;
+        for (Index k = 0; k < np; ++k) first.row(k) += c.pay_free.row(c.prow[static_cast<std::size_t>(k)] % total);
         for (std::size_t l = 0; l < hidden; ++l) {
             if (l > 0) pay_[l - 1].forward(theta, c.post[l - 1], c.pre[l]);
             c.post[l].resize(c.pre[l].rows(), c.pre[l].cols());
             activate<T>(Activation::elu, c.pre[l], c.post[l]);
         }
         if (hidden > 0) pay_.back().forward(theta, c.post[hidden - 1], c.out);
-        c.frac.resize(tr);
-        for (Index r = 0; r < tr; ++r) c.frac[r] = T(1) / (T(1) + std::exp(-c.out(r, 0)));
+        c.frac.setZero(tr);
+        for (Index k = 0; k < np; ++k)
+            c.frac[c.prow[static_cast<std::size_t>(k)]] = T(1) / (T(1) + std::exp(-c.out(k, 0)));
         c.price.resize(tr);
         c.price.array() = c.frac.array() * c.bids.array();
         c.payment.resize(tr);
@@ -572,14 +599,16 @@ private:
     void pay_backward(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click_in,
                       const Eigen::Ref<const VectorX<T>>& d_payment, VectorX<T>& grad) const {
         const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total(), cp = c.copies;
-        const Index rows = cp * nb, tr = cp * total, e = cfg_.embed_dim, kmax = steps_max(c);
-        const Index cs = cfg_.competitors;
-        // payment = frac·b·click, frac = σ(out)
-        c.d_out.resize(tr);
-        for (Index r = 0; r < tr; ++r)
-            c.d_out[r] = d_payment[r] * c.bids[r] * c.click[r] * c.frac[r] * (T(1) - c.frac[r]);
+        const Index rows = cp * nb, e = cfg_.embed_dim, kmax = steps_max(c);
+        const Index cs = cfg_.competitors, np = static_cast<Index>(c.prow.size());
+        // payment = frac·b·click, frac = σ(out), on the payment rows
+        c.d_out.resize(np);
+        for (Index k = 0; k < np; ++k) {
+            const Index g = c.prow[static_cast<std::size_t>(k)];
+            c.d_out[k] = d_payment[g] * c.bids[g] * c.click[g] * c.frac[g] * (T(1) - c.frac[g]);
+        }
         const std::size_t hidden = cfg_.pay_hidden.size();
-        const Eigen::Map<const MatrixX<T>> dout(c.d_out.data(), tr, 1);
+        const Eigen::Map<const MatrixX<T>> dout(c.d_out.data(), np, 1);
         if (hidden == 0) {
             c.d_h = dout;
         } else {
@@ -591,10 +620,10 @@ private:
                 std::swap(c.d_h, c.d_h2);
             }
         }
-        // c.d_h = dL/d(first layer): its bid part, and its bid-free part summed over profiles.
+        // c.d_h = dL/d(first layer): its bid part, and its bid-free part summed onto base rows.
         pay_bid_.backward(theta, c.pin, c.d_h, grad, &c.d_pin);
-        c.d_free = c.d_h.topRows(total);
-        for (Index p = 1; p < cp; ++p) c.d_free += c.d_h.middleRows(p * total, total);
+        c.d_free.setZero(total, c.d_h.cols());
+        for (Index k = 0; k < np; ++k) c.d_free.row(c.prow[static_cast<std::size_t>(k)] % total) += c.d_h.row(k);
         pay_free_.backward(theta, c.free_in, c.d_free, grad, &c.d_h2);
         c.d_z = c.d_h2.leftCols(e);
         c.d_g.setZero(nb, e);
@@ -605,26 +634,26 @@ private:
         }
         const MatrixX<T>& dp = c.d_pin;
         c.d_s.setZero(rows * (kmax + 1), e);  // d_s block t: rows for s[t]
-        for (Index r = 0; r < rows; ++r) {
+        for (Index r = 0, k = 0; r < rows; ++r) {
             const Index b = r % nb;
             const Index o = c.rep_offsets[static_cast<std::size_t>(r)];
             const Index n = c.rep_offsets[static_cast<std::size_t>(r) + 1] - o;
             const Index ob = c.offsets[static_cast<std::size_t>(b)];
-            const auto dctx = dp.block(o, 0, n, e);
-            for (Index t = 0; t < kmax; ++t) {
-                const auto& st = c.s[static_cast<std::size_t>(t) + 1];
-                c.d_alloc.col(t).segment(o, n).noalias() += dctx * st.row(r).transpose();
-                c.d_s.row((t + 1) * rows + r).noalias() += c.alloc.col(t).segment(o, n).transpose() * dctx;
-            }
-            for (Index i = 0; i < n; ++i) {
-                c.d_q[o + i] += dp(o + i, e);
-                const Index* rv = c.rivals.data() + (o + i) * cs;
-                for (Index k = 0; k < cs; ++k)
-                    if (rv[k] != kNone) c.d_q[rv[k]] += dp(o + i, e + 1 + k);
+            for (; k < np && c.prow[static_cast<std::size_t>(k)] < o + n; ++k) {
+                const Index g = c.prow[static_cast<std::size_t>(k)];
+                const auto dctx = dp.row(k).head(e);
+                for (Index t = 0; t < kmax; ++t) {
+                    c.d_alloc(g, t) += dctx.dot(c.s[static_cast<std::size_t>(t) + 1].row(r));
+                    c.d_s.row((t + 1) * rows + r) += c.alloc(g, t) * dctx;
+                }
+                c.d_q[g] += dp(k, e);
+                const Index* rv = c.rivals.data() + k * cs;
+                for (Index w = 0; w < cs; ++w)
+                    if (rv[w] != kNone) c.d_q[rv[w]] += dp(k, e + 1 + w);
                 if (n > 1) {
-                    const T dm = dp(o + i, e + 1 + cs) / static_cast<T>(n - 1);
+                    const T dm = dp(k, e + 1 + cs) / static_cast<T>(n - 1);
                     for (Index j = 0; j < n; ++j)
-                        if (j != i) c.d_q[o + j] += dm;
+                        if (o + j != g) c.d_q[o + j] += dm;
                 }
             }
             // click_i = ctr_i Σ_t β_t A_{t,i}; d_click includes payment's frac·b.
@@ -789,6 +818,13 @@ public:
     void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& context,
                  const Eigen::Ref<const MatrixX<T>>& bids, Cache& cache, MatrixX<T>& alloc,
                  MatrixX<T>& payment) const {
+        forward(theta, context, bids, cache, alloc, payment, {});
+    }
+    /// The focused forward (FocusedRegretMechanism): block c prices only bidder
+    /// focus[c] (kNone: every bidder); the other payments are 0.
+    void forward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& context,
+                 const Eigen::Ref<const MatrixX<T>>& bids, Cache& cache, MatrixX<T>& alloc,
+                 MatrixX<T>& payment, std::span<const Index> focus) const {
         const Index b = context.rows();
         detail::require(context.cols() == context_dim() && b >= 1, "context", kNone, "must be B x context_dim()");
         detail::require(bids.cols() == n_ && bids.rows() >= b && bids.rows() % b == 0, "bids", kNone,
@@ -818,6 +854,9 @@ public:
             for (Index j = 0; j < n; ++j) c.x.row(o + j) = context.row(i).segment(1 + j * w, w);
             for (Index p = 0; p < copies; ++p) c.bids.segment(p * total + o, n) = bids.row(p * b + i).head(n).transpose();
         }
+        detail::require(focus.empty() || static_cast<Index>(focus.size()) == copies, "focus", kNone,
+                        "must be empty or have one entry per block");
+        c.focus.assign(focus.begin(), focus.end());
         model_->forward_rows(theta, copies, tau_, c);
         alloc.setZero(copies * b, n_);
         payment.setZero(copies * b, n_);

@@ -27,6 +27,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/rng.hpp"
@@ -70,6 +71,7 @@ struct AugLagrangianWorkspace {
     using T = typename M::scalar_type;
     typename M::Cache cache;
     MatrixX<T> bids, alloc, payment, d_alloc, d_payment, gain;
+    std::vector<Index> focus;
 };
 
 namespace detail {
@@ -113,7 +115,8 @@ typename M::scalar_type augmented_lagrangian_loss(const M& mech, const VectorX<t
     ws.bids.resize((n + 1) * b, n);
     ws.bids.topRows(b) = values;
     detail::fill_deviations<T>(values, 1, [&](Index i, Index j) { return misreports(i, j); }, ws.bids);
-    mech.forward(theta, context, ws.bids, ws.cache, ws.alloc, ws.payment);
+    detail::deviation_focus(1, n, ws.focus);  // the truthful block reads every bidder
+    detail::forward_focused(mech, theta, context, ws.bids, ws.cache, ws.alloc, ws.payment, ws.focus);
 
     // gain(b, j) = u_j(misreport) − u_j(truthful).
     detail::deviation_utilities<T>(values, 1, ws.alloc, ws.payment, ws.gain);

@@ -89,6 +89,41 @@ concept RegretMechanism = requires(M& mut, const M& m, const VectorX<detail::reg
     { m.backward(theta, cache, in, in, grad, d_bids) } -> std::same_as<void>;
 };
 
+/// Optionally, a RegretMechanism may also take a focus per block of bids,
+///   forward(theta, context, bids, cache, alloc, payment, std::span<const Index> focus)
+/// with focus.size() = C: focus[c] = j means only bidder j's alloc and payment of
+/// block c are read (the others' payments may be left 0, as if constant); kNone, all
+/// of them. The searches deviate bidder j in block j and read only its utility, so
+/// a mechanism whose payment is per bidder (EdgeNet's payment net) skips the rest.
+template <class M>
+concept FocusedRegretMechanism =
+    RegretMechanism<M> && requires(const M& m, const VectorX<detail::regret_scalar_t<M>>& theta,
+                                   const Eigen::Ref<const MatrixX<detail::regret_scalar_t<M>>>& in,
+                                   typename M::Cache& cache, MatrixX<detail::regret_scalar_t<M>>& out,
+                                   std::span<const Index> focus) {
+        { m.forward(theta, in, in, cache, out, out, focus) } -> std::same_as<void>;
+    };
+
+namespace detail {
+/// mech.forward with the blocks' focus when the mechanism takes one.
+template <RegretMechanism M>
+void forward_focused(const M& mech, const VectorX<typename M::scalar_type>& theta,
+                     const Eigen::Ref<const MatrixX<typename M::scalar_type>>& context,
+                     const Eigen::Ref<const MatrixX<typename M::scalar_type>>& bids, typename M::Cache& cache,
+                     MatrixX<typename M::scalar_type>& alloc, MatrixX<typename M::scalar_type>& payment,
+                     std::span<const Index> focus) {
+    if constexpr (FocusedRegretMechanism<M>)
+        mech.forward(theta, context, bids, cache, alloc, payment, focus);
+    else
+        mech.forward(theta, context, bids, cache, alloc, payment);
+}
+/// focus = [first..., 0, 1, ..., n − 1]: `lead` unfocused blocks, then block j on bidder j.
+inline void deviation_focus(Index lead, Index n, std::vector<Index>& focus) {
+    focus.assign(static_cast<std::size_t>(lead), kNone);
+    for (Index j = 0; j < n; ++j) focus.push_back(j);
+}
+}  // namespace detail
+
 /// Projected gradient ascent on the misreports (RegretNet's inner loop).
 template <Scalar T>
 struct MisreportAscentOptions {
@@ -118,6 +153,7 @@ struct MisreportWorkspace {
     MatrixX<T> bids, alloc, payment, d_alloc, d_payment, d_bids;
     MatrixX<T> utility, start, start_utility, grid_bid, grid_utility;
     VectorX<T> flat, flat_grad, scratch_grad;
+    std::vector<Index> focus;
 };
 
 /// Held-out figures of `evaluate_regret` (sums in double).
@@ -213,7 +249,8 @@ void run_deviations(const M& mech, const VectorX<typename M::scalar_type>& theta
     const Index n = values.cols();
     ws.bids.resize(n * values.rows(), n);
     fill_deviations<T>(values, 0, dev, ws.bids);
-    mech.forward(theta, context, ws.bids, ws.cache, ws.alloc, ws.payment);
+    deviation_focus(0, n, ws.focus);
+    forward_focused(mech, theta, context, ws.bids, ws.cache, ws.alloc, ws.payment, ws.focus);
     deviation_utilities<T>(values, 0, ws.alloc, ws.payment, u);
 }
 }  // namespace detail
