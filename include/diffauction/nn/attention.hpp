@@ -138,10 +138,12 @@ public:
             }
             Eigen::Map<MatrixX<T>> all(c.probs.data() + off, heads_ * n, n);
             detail::softmax_rows_scaled(all, scale);
-            for (Index h = 0; h < heads_; ++h) {
-                const Eigen::Map<const MatrixX<T>> p(c.probs.data() + off + h * n * n, n, n);
-                c.concat.block(o, h * d, n, d).noalias() = p * c.qkv.block(o, 2 * dim_ + h * d, n, d);
-            }
+            // concat rows of head h = P_h V_h: the register-blocked kernel reads P and
+            // V where they lie (Eigen's product would pack both for these small shapes).
+            for (Index h = 0; h < heads_; ++h)
+                detail::gemm<T, detail::GemmInit::zero>(n, d, n, {c.probs.data() + off + h * n * n, n},
+                                                        c.qkv.data() + o * 3 * dim_ + 2 * dim_ + h * d, 3 * dim_,
+                                                        nullptr, c.concat.data() + o * dim_ + h * d, dim_);
             off += heads_ * n * n;
         }
         out_.forward(theta, c.concat, c.y);
