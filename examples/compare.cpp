@@ -117,7 +117,7 @@ Dna<double> train_revenue_dna(const SyntheticMarket<double>& market, std::vector
 }
 
 /// EdgeNet trained with train_edgenet's defaults (augmented Lagrangian on −revenue,
-/// batch 64, Adam 1e-3, τ 1 → 0.1) in float for `steps` steps, returned in double
+/// batch 64, Adam 1e-3, τ 1 → 0.05) in float for `steps` steps, returned in double
 /// (the same weights, widened) to serve the double held-out auctions.
 EdgeNet<double> train_edgenet_model(const MarketConfig& config, Index count, std::uint64_t data_seed,
                                     std::uint64_t seed, std::int64_t steps) {

@@ -6,8 +6,8 @@
 //                 [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X]
 //
 // EdgeNet is trained with the augmented-Lagrangian regret trainer on −revenue
-// (train_edgenet's defaults: batch 64, Adam 1e-3, τ from 1 to 0.1, grid + 5 ascent
-// steps per misreport search), DNA on the revenue objective (as in the main job),
+// (train_edgenet's defaults: batch 64, Adam 1e-3, τ from 1, ×0.99 per step, floor
+// 0.05, grid + 5 ascent steps per misreport search), DNA on the revenue objective (as in the main job),
 // both on the same training auctions (seed S); everything is measured on held-out
 // auctions (seed S + 1) under the ground-truth click model: CTR, RPM, CVR, and IC-R
 // (utility maximisers, multiplier grid of SPEC §5) on the first --ic-auctions.
@@ -39,7 +39,7 @@ struct Args {
     Index test = 4000;
     Index ic_auctions = 300;
     std::string save;
-    double tau_decay = 0.995;
+    double tau_decay = 0.99;
     double lambda0 = 5;
 };
 
@@ -50,7 +50,7 @@ struct Args {
                "  --quick     tiny sizes (smoke test, seconds)\n"
                "  --steps N   EdgeNet training steps (default 1500); --dna-steps N likewise for DNA\n"
                "  --save P    write the trained EdgeNet model file to P\n"
-               "  --tau-decay X  EdgeNet's tau: 1, times X per step, floor 0.05 (default 0.995)\n"
+               "  --tau-decay X  EdgeNet's tau: 1, times X per step, floor 0.05 (default 0.99, the library's)\n"
                "  --lambda0 X    initial regret multiplier (default 5, the SPEC's)\n");
     std::exit(2);
 }
@@ -82,7 +82,8 @@ Args parse(int argc, char** argv) {
         else if (k == "--lambda0") a.lambda0 = std::atof(v);
         else usage();
     }
-    if (!(a.tau_decay > 0 && a.tau_decay <= 1) || !(a.lambda0 >= 0) || a.steps < 1 || a.dna_steps < 1 || a.train < 1 || a.test < 1 || a.ic_auctions < 0) usage();
+    const bool bad_training = !(a.tau_decay > 0 && a.tau_decay <= 1) || !(a.lambda0 >= 0) || a.steps < 1;
+    if (bad_training || a.dna_steps < 1 || a.train < 1 || a.test < 1 || a.ic_auctions < 0) usage();
     return a;
 }
 

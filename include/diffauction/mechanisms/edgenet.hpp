@@ -911,8 +911,10 @@ struct EdgeNetTrainOptions {
     Index bidders = 0;
     /// K decoded in training; 0: the largest min(K_b, N_b) of the samples.
     Index slots = 0;
-    /// τ of the relaxed outcome per step (choice: from 1, ×0.999 per step, floor 0.1).
-    Schedule<T> tau = ExponentialSchedule<T>(T(1), T(0.999), 1, T(0.1));
+    /// τ of the relaxed outcome per step (choice: from 1, ×0.99 per step, floor 0.05,
+    /// reached after 300 steps; training must end near serving's hard decoding: with
+    /// ×0.999 τ was still 0.55 after 600 steps and the served IC-R doubled, BENCHMARKS.md).
+    Schedule<T> tau = ExponentialSchedule<T>(T(1), T(0.99), 1, T(0.05));
     /// Stop after this many steps in all (0: run regret.trainer.epochs epochs; otherwise
     /// the epochs are set to cover them).
     std::int64_t steps = 0;
