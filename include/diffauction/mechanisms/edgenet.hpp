@@ -129,7 +129,7 @@ public:
         typename PointerAttention<T>::Keys keys;              ///< W₁ z_i, once per auction
         // decoder (C·B rows, C·total candidates)
         std::vector<Index> rep_offsets;                       ///< C·B + 1 offsets of the profiles' candidates
-        typename PointerAttention<T>::Keys rep_keys;          ///< keys repeated per profile
+        typename PointerAttention<T>::Keys rep_keys;          ///< keys repeated per profile (copies > 1)
         VectorX<T> q;                                         ///< C·total: b·ctr / bid_scale
         std::vector<MatrixX<T>> s, y;                         ///< K'+1 states / decoder inputs (C·B x E)
         std::vector<typename GruCell<T>::Cache> gru;          ///< one per step
@@ -340,7 +340,7 @@ public:
         detail::require(grad.size() == theta.size(), "grad", kNone, "must have theta's size");
         c.d_q.setZero(tr);
         c.d_alloc.setZero(tr, cfg_.max_slots);
-        c.rep_keys.grad.setZero();  // score_backward adds into it
+        decoder_keys(c).grad.setZero();  // score_backward adds into it
         pay_backward(theta, c, d_click, d_payment, grad);
         decode_backward(theta, c, grad);
         encode_backward(theta, c, grad);
@@ -434,10 +434,13 @@ private:
             for (Index b = 0; b < nb; ++b)
                 c.rep_offsets[static_cast<std::size_t>(p * nb + b)] = p * total + c.offsets[static_cast<std::size_t>(b)];
         c.rep_offsets.back() = tr;
-        c.rep_keys.offsets = c.rep_offsets;
-        c.rep_keys.k.resize(tr, cfg_.attn_dim);
-        for (Index p = 0; p < cp; ++p) c.rep_keys.k.middleRows(p * total, total) = c.keys.k;
-        c.rep_keys.grad.setZero(tr, cfg_.attn_dim);
+        if (cp > 1) {  // one profile scores the base keys themselves
+            c.rep_keys.offsets = c.rep_offsets;
+            c.rep_keys.k.resize(tr, cfg_.attn_dim);
+            for (Index p = 0; p < cp; ++p) c.rep_keys.k.middleRows(p * total, total) = c.keys.k;
+            c.rep_keys.grad.setZero(tr, cfg_.attn_dim);
+        }
+        const typename PointerAttention<T>::Keys& keys = decoder_keys(c);
         // Bid channel q = b·ctr / bid_scale.
         const Index d = cfg_.feature_dim;
         const T inv = static_cast<T>(1.0 / cfg_.bid_scale);
@@ -465,7 +468,7 @@ private:
             const std::size_t ts = static_cast<std::size_t>(t);
             const MatrixX<T>& st = gru_.forward(theta, c.y[ts], c.s[ts], c.gru[ts]);
             c.s[ts + 1] = st;
-            const VectorX<T>& u = ptr_.score(theta, c.rep_keys, c.s[ts + 1], c.ptr[ts]);
+            const VectorX<T>& u = ptr_.score(theta, keys, c.s[ts + 1], c.ptr[ts]);
             const T w = softplus(kappa(0, t));
             c.logit.col(t) = u + w * c.q;
             c.y[ts + 1].setZero(rows, e);
@@ -495,9 +498,12 @@ private:
                     c.alloc.col(t).segment(o, n) /= sum;
                 }
                 c.taken[static_cast<std::size_t>(o + best)] = 1;
-                // y_t = Σ_i A_{t,i} z_i (rows of the base auction b).
+                // y_t = Σ_i A_{t,i} z_i (rows of the base auction b); hard: z of the pick.
                 const Index ob = c.offsets[static_cast<std::size_t>(b)];
-                c.y[ts + 1].row(r).noalias() = c.alloc.col(t).segment(o, n).transpose() * c.z.middleRows(ob, n);
+                if (hard)
+                    c.y[ts + 1].row(r) = c.z.row(ob + best);
+                else
+                    c.y[ts + 1].row(r).noalias() = c.alloc.col(t).segment(o, n).transpose() * c.z.middleRows(ob, n);
             }
         }
     }
@@ -695,7 +701,7 @@ private:
             const T kt = kappa(0, t);
             dkappa(0, t) += c.d_u.dot(c.q) * sigmoid(kt);
             c.d_q += softplus(kt) * c.d_u;
-            ptr_.score_backward(theta, c.rep_keys, c.s[ts + 1], c.ptr[ts], c.d_u, grad, &c.d_ds);
+            ptr_.score_backward(theta, decoder_keys(c), c.s[ts + 1], c.ptr[ts], c.d_u, grad, &c.d_ds);
             auto ds_next = c.d_s.middleRows((t + 1) * rows, rows);
             ds_next += c.d_ds;
             // s_{t+1} = GRU(s_t, y_t)
@@ -712,8 +718,10 @@ private:
     void encode_backward(const VectorX<T>& theta, Cache& c, VectorX<T>& grad) const {
         const Index nb = static_cast<Index>(c.offsets.size()) - 1, total = c.total();
         // Repeated keys' gradients back onto the base keys.
-        c.keys.grad.setZero();
-        for (Index p = 0; p < c.copies; ++p) c.keys.grad += c.rep_keys.grad.middleRows(p * total, total);
+        if (c.copies > 1) {
+            c.keys.grad.setZero();
+            for (Index p = 0; p < c.copies; ++p) c.keys.grad += c.rep_keys.grad.middleRows(p * total, total);
+        }
         ptr_.keys_backward(theta, c.z, c.keys, grad, &c.d_zr);
         c.d_z += c.d_zr;
         for (Index b = 0; b < nb; ++b) {
@@ -730,6 +738,9 @@ private:
         }
         embed_.backward(theta, c.x, c.d_e, grad, nullptr);
     }
+
+    // The keys the decoder scores: the base keys for one profile, the repeated ones otherwise.
+    static typename PointerAttention<T>::Keys& decoder_keys(Cache& c) { return c.copies > 1 ? c.rep_keys : c.keys; }
 
     static T softplus(T x) { return x > T(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
     static T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
