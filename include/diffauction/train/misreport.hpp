@@ -239,6 +239,16 @@ void deviation_utilities(const Eigen::Ref<const MatrixX<T>>& values, Index first
             u(i, j) = values(i, j) * alloc(r, j) - payment(r, j);
         }
 }
+/// Where u(b, j) beats best_u(b, j): best_u(b, j) = u(b, j), best_bid(b, j) = bid(b, j).
+template <Scalar T, class Bid>
+void keep_better(const MatrixX<T>& u, Bid&& bid, MatrixX<T>& best_u, MatrixX<T>& best_bid) {
+    for (Index i = 0; i < u.rows(); ++i)
+        for (Index j = 0; j < u.cols(); ++j)
+            if (u(i, j) > best_u(i, j)) {
+                best_u(i, j) = u(i, j);
+                best_bid(i, j) = bid(i, j);
+            }
+}
 /// Runs the N deviations of `dev` as one stacked forward into ws and writes u.
 template <RegretMechanism M, class Dev>
 void run_deviations(const M& mech, const VectorX<typename M::scalar_type>& theta,
@@ -305,12 +315,8 @@ void grid_search_misreports(const M& mech, const VectorX<typename M::scalar_type
         const T ct = static_cast<T>(c);
         detail::run_deviations(mech, theta, context, values, [&](Index i, Index j) { return ct * values(i, j); },
                                ws.utility, ws);
-        for (Index i = 0; i < b; ++i)
-            for (Index j = 0; j < n; ++j)
-                if (ws.utility(i, j) > best_utility(i, j)) {
-                    best_utility(i, j) = ws.utility(i, j);
-                    best_bid(i, j) = ct * values(i, j);
-                }
+        detail::keep_better<T>(ws.utility, [&](Index i, Index j) { return ct * values(i, j); }, best_utility,
+                               best_bid);
     }
 }
 
@@ -340,12 +346,8 @@ void ascend_misreports(const M& mech, const VectorX<typename M::scalar_type>& th
     for (Index s = 0;; ++s) {
         detail::run_deviations(mech, theta, context, values, [&](Index i, Index j) { return ws.flat[i * n + j]; },
                                ws.utility, ws);
-        for (Index i = 0; i < b; ++i)
-            for (Index j = 0; j < n; ++j)
-                if (ws.utility(i, j) > best_utility(i, j)) {
-                    best_utility(i, j) = ws.utility(i, j);
-                    misreports(i, j) = ws.flat[i * n + j];
-                }
+        detail::keep_better<T>(ws.utility, [&](Index i, Index j) { return ws.flat[i * n + j]; }, best_utility,
+                               misreports);
         if (s == opt.steps) break;
         // d(−u_j)/d(alloc_j) = −v_j, d(−u_j)/d(payment_j) = 1 on bidder j's column of block j.
         ws.d_alloc.setZero(n * b, n);
@@ -394,12 +396,8 @@ void search_misreports(const M& mech, const VectorX<typename M::scalar_type>& th
     } else {
         best_utility.setConstant(values.rows(), values.cols(), -std::numeric_limits<T>::infinity());
     }
-    for (Index i = 0; i < values.rows(); ++i)
-        for (Index j = 0; j < values.cols(); ++j)
-            if (ws.grid_utility(i, j) > best_utility(i, j)) {
-                best_utility(i, j) = ws.grid_utility(i, j);
-                misreports(i, j) = ws.grid_bid(i, j);
-            }
+    detail::keep_better<T>(ws.grid_utility, [&](Index i, Index j) { return ws.grid_bid(i, j); }, best_utility,
+                           misreports);
 }
 
 /// Held-out revenue and ex-post regret of `mech` at `theta` over the auctions
