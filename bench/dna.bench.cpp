@@ -50,10 +50,12 @@ void BM_DnaServeBatch_N30_K3(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(views.size()));
 }
 
+// state.range(0): DnaTrainable's chunk size in auctions (0: the library default).
 void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
     const auto market = bench::learned_market();
     Dna<float> dna = dna_model(market.feature_dim());
     DnaTrainable<float> trainable(dna, market.generate(128, 4));
+    if (state.range(0) > 0) trainable.set_chunk_auctions(state.range(0));
     std::vector<Index> items(128);
     std::iota(items.begin(), items.end(), Index{0});
     VectorX<float> grad = VectorX<float>::Zero(dna.theta().size());
@@ -70,4 +72,6 @@ void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
 
 BENCHMARK(BM_DnaServeSingle_N30_K3);
 BENCHMARK(BM_DnaServeBatch_N30_K3)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_DnaTrainStep_B128_N30_K3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DnaTrainStep_B128_N30_K3)->Arg(0)->Unit(benchmark::kMillisecond);
+// The chunk sizes behind the default (BENCHMARKS.md); filter with 'DnaTrainStepChunk'.
+BENCHMARK(BM_DnaTrainStep_B128_N30_K3)->Name("BM_DnaTrainStepChunk_B128_N30_K3")->Arg(4)->Arg(8)->Arg(16)->Arg(32)->Arg(128)->Unit(benchmark::kMillisecond);

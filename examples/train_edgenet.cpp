@@ -4,6 +4,7 @@
 //
 //   train_edgenet [--quick] [--seed S] [--steps N] [--dna-steps N] [--train N] [--test N]
 //                 [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X]
+//                 [--no-externalities]
 //
 // EdgeNet is trained with the augmented-Lagrangian regret trainer on −revenue
 // (train_edgenet's defaults: batch 64, Adam 1e-3, τ from 1, ×0.99 per step, floor
@@ -13,6 +14,13 @@
 // (utility maximisers, multiplier grid of SPEC §5) on the first --ic-auctions.
 // Also printed: EdgeNet's ex-post regret on held-out auctions from a finer search
 // than training used, and the training curve.
+//
+// Diagnostics (why EdgeNet does or does not beat DNA): the row "EdgeNet alloc +
+// critical bids" serves EdgeNet's allocation with critical-bid prices
+// (mechanisms/critical_bid.hpp) instead of its payment network, which separates
+// what the allocation is worth from what the payment network learned; and
+// --no-externalities trains and evaluates on the same market with the list-wise
+// effects switched off (similarity_penalty = price_gain = 0).
 #include <diffauction/diffauction.hpp>
 
 #include <fmt/core.h>
@@ -41,17 +49,19 @@ struct Args {
     std::string save;
     double tau_decay = 0.99;
     double lambda0 = 5;
+    bool no_externalities = false;
 };
 
 [[noreturn]] void usage() {
     fmt::print(stderr,
                "usage: train_edgenet [--quick] [--seed S] [--steps N] [--dna-steps N] [--train N] [--test N]\n"
-               "                     [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X]\n"
+               "                     [--ic-auctions N] [--save PATH] [--tau-decay X] [--lambda0 X] [--no-externalities]\n"
                "  --quick     tiny sizes (smoke test, seconds)\n"
                "  --steps N   EdgeNet training steps (default 1500); --dna-steps N likewise for DNA\n"
                "  --save P    write the trained EdgeNet model file to P\n"
                "  --tau-decay X  EdgeNet's tau: 1, times X per step, floor 0.05 (default 0.99, the library's)\n"
-               "  --lambda0 X    initial regret multiplier (default 5, the SPEC's)\n");
+               "  --lambda0 X    initial regret multiplier (default 5, the SPEC's)\n"
+               "  --no-externalities  the same market without list-wise effects (point-wise clicks)\n");
     std::exit(2);
 }
 
@@ -65,10 +75,12 @@ Args parse(int argc, char** argv) {
             a.train = 300;
             a.test = 200;
             a.ic_auctions = 20;
+        } else if (std::string_view(argv[i]) == "--no-externalities") {
+            a.no_externalities = true;
         }
     for (int i = 1; i < argc; ++i) {
         const std::string_view k = argv[i];
-        if (k == "--quick") continue;
+        if (k == "--quick" || k == "--no-externalities") continue;
         if (i + 1 >= argc) usage();
         const char* v = argv[++i];
         if (k == "--seed") a.seed = std::strtoull(v, nullptr, 10);
@@ -121,14 +133,20 @@ std::string num(double x, int prec) { return std::isnan(x) ? "-" : fmt::format("
 
 int main(int argc, char** argv) {
     const Args args = parse(argc, argv);
-    const SyntheticMarket<T> market;
+    MarketConfig mc;
+    if (args.no_externalities) {
+        mc.similarity_penalty = 0;
+        mc.price_gain = 0;
+    }
+    const SyntheticMarket<T> market(mc);
     const auto truth = market.truth_model();
     const std::vector<Sample<T>> train = market.generate(args.train, args.seed, 2);
     const std::vector<Sample<T>> test = market.generate(args.test, args.seed + 1, 2);
-    fmt::print("train_edgenet: synthetic market (seed {}), {} training auctions (seed {}), {} held-out (seed {}), "
+    fmt::print("train_edgenet: synthetic market (seed {}{}), {} training auctions (seed {}), {} held-out (seed {}), "
                "{}..{} candidates, K = {}\n",
-               market.config().seed, args.train, args.seed, args.test, args.seed + 1, market.config().min_candidates,
-               market.config().max_candidates, market.num_slots());
+               market.config().seed, args.no_externalities ? ", no externalities" : "", args.train, args.seed,
+               args.test, args.seed + 1, market.config().min_candidates, market.config().max_candidates,
+               market.num_slots());
 
     // EdgeNet: the issue's sizes (embedding 32, 2 blocks of 4 heads, GRU 32).
     EdgeNetConfig cfg;
@@ -199,16 +217,21 @@ int main(int argc, char** argv) {
     opt.ic_auctions = std::max<Index>(args.ic_auctions, 1);
     fmt::print("\nheld-out, ground-truth list-wise clicks, per 1000 page views; IC-R on the first {} auctions\n",
                args.ic_auctions);
-    fmt::print("{:<22} {:>8} {:>8} {:>7} {:>7} {:>8}\n", "mechanism", "CTR", "RPM", "+-se", "CVR", "IC-R");
+    fmt::print("(RPM pred: the same outcomes priced under the mechanisms' own model, predicted ctr x slot factor)\n");
+    fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}\n", "mechanism", "CTR", "RPM", "+-se", "RPM pred", "CVR",
+               "IC-R");
     const std::span<const Sample<T>> held(test);
     auto line = [&](const std::string& name, const auto& mech) {
         const Report r = evaluate(mech, held, truth, opt);
         const IcMetrics ic = r.ic.value_or(IcMetrics{});
-        fmt::print("{:<22} {:>8} {:>8} {:>7} {:>7} {:>8}\n", name, num(r.business.ctr, 5), num(r.business.rpm, 2),
-                   num(r.business.rpm_se, 2), num(r.business.cvr, 4), opt.ic ? num(ic.ic_r, 4) : "-");
+        const BusinessMetrics pred = business_metrics(mech, held, SeparableCtr{});
+        fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}\n", name, num(r.business.ctr, 5),
+                   num(r.business.rpm, 2), num(r.business.rpm_se, 2), num(pred.rpm, 2), num(r.business.cvr, 4),
+                   opt.ic ? num(ic.ic_r, 4) : "-");
         return r;
     };
     line("EdgeNet", edgenet);
+    line("EdgeNet alloc+crit.bid", CriticalBid<EdgeNet<T>>(edgenet));
     line("DNA (revenue)", dna);
     line("GSP sigma=1", Gsp<T>(T(1)));
     line("GSP sigma=0.5", Gsp<T>(T(0.5)));

@@ -35,6 +35,7 @@
 // Mechanisms (SPEC §3, §4).
 #include "diffauction/mechanisms/affine_maximiser.hpp"
 #include "diffauction/mechanisms/candidate_inputs.hpp"
+#include "diffauction/mechanisms/critical_bid.hpp"
 #include "diffauction/mechanisms/dna.hpp"
 #include "diffauction/mechanisms/edgenet.hpp"
 #include "diffauction/mechanisms/gsp.hpp"

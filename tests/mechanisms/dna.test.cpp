@@ -16,11 +16,14 @@
 
 #include "support/alloc_counter.hpp"
 #include "support/gradcheck.hpp"
+#include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
 #include "support/serving.hpp"
 
 using namespace diffauction;
+using test::field_of;
 using test::kGradTol;
+using test::slot_of;
 
 static_assert(Mechanism<Dna<double>>);
 static_assert(Mechanism<Dna<float>>);
@@ -63,21 +66,6 @@ std::vector<Index> discrete_state(const Dna<double>::TrainCache& c) {
     s.insert(s.end(), c.target.begin(), c.target.end());
     for (Index i = 0; i < c.raw.size(); ++i) s.push_back(c.raw[i] > 0 ? 1 : 0);
     return s;
-}
-
-std::string field_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const input_error& e) {
-        return e.field();
-    }
-    return "(no error)";
-}
-
-Index slot_of(const Outcome<double>& out, Index i) {
-    for (Index s = 0; s < out.num_slots(); ++s)
-        if (out.slots[static_cast<std::size_t>(s)] == i) return s;
-    return out.num_slots();  // not shown: below every slot
 }
 
 }  // namespace
@@ -510,4 +498,38 @@ TEST_CASE("DNA: the Trainer drives DnaTrainable (τ schedule through begin_step)
     CHECK(train.tau() == Approx(std::max(0.1, std::pow(0.5, 5))));  // last step is step 5
     CHECK((model.theta() - theta0).norm() > 0);
     CHECK(train.metrics().size() == 4);
+}
+
+TEST_CASE("DNA: DnaTrainable's chunked batches give the whole-batch loss, gradient and metrics",
+          "[mechanisms][dna][train]") {
+    Rng rng(795);
+    std::vector<Sample<double>> samples;
+    for (int t = 0; t < 23; ++t) samples.push_back(random_sample<double>(rng, 1 + rng.uniform_int(7), 3, 3, 3.0));
+    Dna<double> model(small_config());
+    model.init(93);
+    DnaObjective<double> obj;
+    obj.metrics = {0.5, 1.0};
+    DnaTrainable<double> train(model, samples, obj, ConstantSchedule<double>(0.7));
+    std::vector<Index> items;
+    for (Index i = 22; i >= 0; i -= 2) items.push_back(i);  // 12 items, out of order
+    for (Index i = 1; i < 23; i += 5) items.push_back(i);   // and 5 more, some repeated
+    // Reference: one pass over the whole batch through the public forward/backward.
+    Dna<double>::TrainCache c;
+    const double whole = model.relaxed_forward(samples, items, train.objective(), 0.7, c);
+    Eigen::VectorXd g_whole = Eigen::VectorXd::Zero(model.theta().size());
+    model.relaxed_backward(c, g_whole);
+    CHECK(train.chunk_auctions() == 16);
+    for (const Index chunk : {Index{1}, Index{4}, Index{7}, Index{16}, Index{100}}) {
+        INFO("chunk " << chunk);
+        train.set_chunk_auctions(chunk);
+        Eigen::VectorXd g = Eigen::VectorXd::Ones(model.theta().size());  // accumulates
+        const double l = train.loss_and_grad(items, g);
+        CHECK(l == Approx(whole).epsilon(1e-13));
+        CHECK((g.array() - 1.0 - g_whole.array()).abs().maxCoeff() <= 1e-13 * (1 + g_whole.lpNorm<Eigen::Infinity>()));
+        CHECK(train.metrics()[1].value == Approx(c.loss_tgt).epsilon(1e-13));
+        CHECK(train.metrics()[2].value == Approx(c.loss_ce).epsilon(1e-13));
+        CHECK(train.metrics()[3].value == Approx(c.revenue).epsilon(1e-13));
+        CHECK(train.loss(items) == Approx(whole).epsilon(1e-13));
+    }
+    CHECK(field_of([&] { train.set_chunk_auctions(0); }) == "chunk_auctions");
 }

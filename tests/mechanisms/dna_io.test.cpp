@@ -169,7 +169,7 @@ TEMPLATE_TEST_CASE("DNA: run_batch equals run bit for bit, chunks and oversized 
                    "[mechanisms][dna][serving]", float, double) {
     using T = TestType;
     const Dna<T> model = trained_looking_model<T>(95);
-    // 200 auctions of 1..14 candidates (several 256-row chunks) plus two of more than
+    // 200 auctions of 1..14 candidates (several chunks of kBatchRows rows) plus two of more than
     // a chunk's rows, served alone.
     std::vector<Auction<T>> pool = auction_pool<T>(96, 200);
     Rng rng(97);

@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "support/gradcheck.hpp"
+#include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
 #include "support/serving.hpp"
 
 using namespace diffauction;
+using test::field_of;
 using test::kGradTol;
 
 static_assert(Mechanism<EdgeNet<double>>);
@@ -78,15 +80,6 @@ std::vector<Index> discrete_state(const EdgeNet<double>::Cache& c) {
     std::vector<Index> s = c.pick;
     s.insert(s.end(), c.rivals.begin(), c.rivals.end());
     return s;
-}
-
-std::string field_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const input_error& e) {
-        return e.field();
-    }
-    return "(no error)";
 }
 
 }  // namespace

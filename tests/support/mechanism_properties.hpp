@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include <diffauction/core/auction.hpp>
+#include <diffauction/core/error.hpp>
 #include <diffauction/core/rng.hpp>
 #include <diffauction/mechanisms/mechanism.hpp>
 
@@ -71,6 +74,25 @@ Auction<T> random_joint_auction(Rng& rng, Index brands, Index stores, Index k, d
         beta *= static_cast<T>(rng.uniform(0.5, 0.95));
     }
     return a;
+}
+
+/// The field named by the input_error that `f` throws, or "(no error)".
+inline std::string field_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const input_error& e) {
+        return e.field();
+    }
+    return "(no error)";
+}
+
+/// The slot bidder j's candidate is shown in, or num_slots() when it is not shown
+/// (below every slot).
+template <Scalar T>
+Index slot_of(const Outcome<T>& out, Index j) {
+    for (Index s = 0; s < out.num_slots(); ++s)
+        if (out.slots[static_cast<std::size_t>(s)] == j) return s;
+    return out.num_slots();
 }
 
 /// IR: every bidder's price per click is at most its bid. Returns the first

@@ -160,12 +160,14 @@ public:
     };
 
     /// Rows (candidates) per chunk of `run_batch`.
-    static constexpr Index kBatchRows = 256;
+    static constexpr Index kBatchRows = 64;
     /// Scratch of `run_batch`, one per thread. (choice) Auctions are stacked into
     /// chunks of exactly kBatchRows rows (the rest of a chunk is one all-zero padding
     /// segment), so every buffer keeps one size: after the first call nothing is
-    /// allocated, and a chunk's activations (256 x 128 floats) stay in L2. The
-    /// padding costs at most one partly filled chunk per call.
+    /// allocated. 64 rows (two auctions of 30 candidates) keep a chunk's widest
+    /// activation, 64 x 128 floats, in L1; chunks of 256 rows were 5-10 % slower per
+    /// auction (BENCHMARKS.md). The padding costs at most one partly filled chunk per
+    /// call.
     struct BatchWorkspace {
         Buffers chunk;               ///< buffers at kBatchRows rows
         VectorX<T> bids;             ///< the chunk's bids (0 in the padding)
@@ -204,6 +206,7 @@ public:
         T loss_ce = T(0);    ///< mean L_ce
         T revenue = T(0);    ///< mean relaxed expected revenue Σ_k β_k P̂[k,:]·(price ⊙ ctr)
         T rev_coef = T(0), alpha = T(0);
+        T inv_b = T(1);      ///< weight of one auction: 1 / (auctions the loss is the mean over)
         // backward scratch
         TopKRows<T> dp;
         VectorX<T> dr, df, db;
@@ -352,7 +355,8 @@ private:
     // validated already (DnaTrainable checks its own samples once, at construction):
     // the per-step check_auction and metric scans are skipped, nothing else.
     T relaxed_forward_impl(std::span<const Sample<T>> samples, std::span<const Index> items,
-                           const DnaObjective<T>& obj, T tau, TrainCache& c, bool check_samples) const {
+                           const DnaObjective<T>& obj, T tau, TrainCache& c, bool check_samples,
+                           Index mean_over = 0) const {
         detail::validate_objective(obj);
         detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
         detail::require(!items.empty(), "items", kNone, "is empty");
@@ -462,7 +466,8 @@ private:
             }
             ce += ce_b / static_cast<T>(kb);
         }
-        const T inv_b = T(1) / static_cast<T>(nb);
+        const T inv_b = T(1) / static_cast<T>(mean_over > 0 ? mean_over : nb);
+        c.inv_b = inv_b;
         c.loss_tgt = tgt * inv_b;
         c.loss_ce = ce * inv_b;
         c.revenue = rev * inv_b;
@@ -481,7 +486,7 @@ public:
         detail::require(!c.k.empty() && c.r.size() == c.offsets.back(), "cache", kNone,
                         "does not come from relaxed_forward");
         const Index nb = static_cast<Index>(c.k.size()), total = c.offsets.back();
-        const T inv_b = T(1) / static_cast<T>(nb);
+        const T inv_b = c.inv_b;
         const T floor = std::numeric_limits<T>::min();
         c.dp.resize_like(c.sort.p);
         c.dp.setZero();
@@ -657,36 +662,56 @@ public:
         detail::require(tau > T(0), "tau", step, "the schedule must stay > 0 (NeuralSort needs τ > 0)");
         tau_ = tau;
     }
+    /// Auctions per forward/backward pass (>= 1): a batch is processed in chunks of
+    /// this many auctions, each chunk's forward followed by its backward, so that its
+    /// activations are still in cache when the backward reads them. (choice) Default
+    /// 16: 16 × 30 candidates × 128 floats = 240 KiB for φ₁'s widest activation, inside
+    /// a 512 KiB L2; whole batches of 128 measured slower (BENCHMARKS.md). The loss and
+    /// gradient are the batch means whatever the chunk size (to rounding: the sums are
+    /// grouped differently).
+    void set_chunk_auctions(Index n) {
+        detail::require(n >= 1, "chunk_auctions", kNone, "must be >= 1");
+        chunk_ = n;
+    }
+    Index chunk_auctions() const { return chunk_; }
+
     /// Mean loss over `items` at the current τ; ADDS its gradient into `grad`.
-    T loss_and_grad(std::span<const Index> items, VectorX<T>& grad) {
-        // The samples and the objective were validated at construction.
-        const T loss = model_->relaxed_forward_impl(samples_, items, obj_, tau_, cache_, false);
-        model_->relaxed_backward(cache_, grad);
-        update_metrics();
-        return loss;
-    }
+    T loss_and_grad(std::span<const Index> items, VectorX<T>& grad) { return chunked(items, &grad); }
     /// Mean loss over `items` at the current τ, without gradient.
-    T loss(std::span<const Index> items) {
-        const T l = model_->relaxed_forward_impl(samples_, items, obj_, tau_, cache_, false);
-        update_metrics();
-        return l;
-    }
+    T loss(std::span<const Index> items) { return chunked(items, nullptr); }
     std::span<const Metric> metrics() const { return metrics_; }
-    /// The cache of the last call (P̂, prices, F_all, loss parts).
+    /// The cache of the last chunk of the last call (P̂, prices, F_all; its loss parts
+    /// are that chunk's share of the batch means).
     const typename Dna<T>::TrainCache& cache() const { return cache_; }
 
 private:
-    void update_metrics() {
+    // The batch mean over `items`, chunk by chunk; with `grad`, each chunk's backward
+    // right after its forward. The samples and the objective were validated at
+    // construction, so the forward skips re-checking them.
+    T chunked(std::span<const Index> items, VectorX<T>* grad) {
+        detail::require(!items.empty(), "items", kNone, "is empty");
+        const auto nb = static_cast<Index>(items.size());
+        T loss = 0, tgt = 0, ce = 0, rev = 0;
+        for (std::size_t first = 0; first < items.size(); first += static_cast<std::size_t>(chunk_)) {
+            const auto part = items.subspan(first, std::min(items.size() - first, static_cast<std::size_t>(chunk_)));
+            loss += model_->relaxed_forward_impl(samples_, part, obj_, tau_, cache_, false, nb);
+            if (grad != nullptr) model_->relaxed_backward(cache_, *grad);
+            tgt += cache_.loss_tgt;
+            ce += cache_.loss_ce;
+            rev += cache_.revenue;
+        }
         metrics_[0] = {"tau", static_cast<double>(tau_)};
-        metrics_[1] = {"L_tgt", static_cast<double>(cache_.loss_tgt)};
-        metrics_[2] = {"L_ce", static_cast<double>(cache_.loss_ce)};
-        metrics_[3] = {"rev", static_cast<double>(cache_.revenue)};
+        metrics_[1] = {"L_tgt", static_cast<double>(tgt)};
+        metrics_[2] = {"L_ce", static_cast<double>(ce)};
+        metrics_[3] = {"rev", static_cast<double>(rev)};
+        return loss;
     }
     Dna<T>* model_;
     std::vector<Sample<T>> samples_;
     DnaObjective<T> obj_;
     Schedule<T> schedule_;
     T tau_ = T(1);
+    Index chunk_ = 16;
     typename Dna<T>::TrainCache cache_;
     std::array<Metric, 4> metrics_{};
 };
