@@ -18,7 +18,10 @@
 // Diagnostics (why EdgeNet does or does not beat DNA): the row "EdgeNet alloc +
 // critical bids" serves EdgeNet's allocation with critical-bid prices
 // (mechanisms/critical_bid.hpp) instead of its payment network, which separates
-// what the allocation is worth from what the payment network learned; and
+// what the allocation is worth from what the payment network learned; the column
+// "RPM pred" prices the same outcomes under the mechanisms' own click model (predicted
+// CTR x position factor, what both learned mechanisms train on); "same-cat" is the share
+// of adjacent shown pairs of one category (what the similarity externality penalises); and
 // --no-externalities trains and evaluates on the same market with the list-wise
 // effects switched off (similarity_penalty = price_gain = 0).
 #include <diffauction/diffauction.hpp>
@@ -127,6 +130,26 @@ Dna<T> train_dna(const SyntheticMarket<T>& market, std::vector<Sample<T>> train,
     return model;
 }
 
+// Share of the adjacent pairs of shown ads (slots k, k + 1) that are of the same
+// category (feature column MarketColumns::category): the pairs the market's similarity
+// externality penalises.
+template <Mechanism M>
+double same_category_adjacent(const M& mech, std::span<const Sample<T>> data) {
+    typename M::Workspace ws;
+    Outcome<T> out;
+    double same = 0, pairs = 0;
+    for (const Sample<T>& s : data) {
+        mech.run(s.auction, out, ws);
+        for (Index k = 0; k + 1 < out.num_slots(); ++k) {
+            const Index i = out.slots[static_cast<std::size_t>(k)], j = out.slots[static_cast<std::size_t>(k) + 1];
+            if (i == kNone || j == kNone) continue;
+            pairs += 1;
+            same += s.auction.features(i, MarketColumns::category) == s.auction.features(j, MarketColumns::category);
+        }
+    }
+    return pairs > 0 ? same / pairs : 0.0;
+}
+
 std::string num(double x, int prec) { return std::isnan(x) ? "-" : fmt::format("{:.{}f}", x, prec); }
 
 }  // namespace
@@ -217,21 +240,22 @@ int main(int argc, char** argv) {
     opt.ic_auctions = std::max<Index>(args.ic_auctions, 1);
     fmt::print("\nheld-out, ground-truth list-wise clicks, per 1000 page views; IC-R on the first {} auctions\n",
                args.ic_auctions);
-    fmt::print("(RPM pred: the same outcomes priced under the mechanisms' own model, predicted ctr x slot factor)\n");
-    fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}\n", "mechanism", "CTR", "RPM", "+-se", "RPM pred", "CVR",
-               "IC-R");
+    fmt::print("(RPM pred: the same outcomes priced under the mechanisms' own model, predicted ctr x slot factor;\n"
+               " same-cat: share of adjacent shown pairs of one category, which the similarity externality penalises)\n");
+    fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>8} {:>7} {:>8}\n", "mechanism", "CTR", "RPM", "+-se", "RPM pred",
+               "same-cat", "CVR", "IC-R");
     const std::span<const Sample<T>> held(test);
     auto line = [&](const std::string& name, const auto& mech) {
         const Report r = evaluate(mech, held, truth, opt);
         const IcMetrics ic = r.ic.value_or(IcMetrics{});
         const BusinessMetrics pred = business_metrics(mech, held, SeparableCtr{});
-        fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>7} {:>8}\n", name, num(r.business.ctr, 5),
-                   num(r.business.rpm, 2), num(r.business.rpm_se, 2), num(pred.rpm, 2), num(r.business.cvr, 4),
-                   opt.ic ? num(ic.ic_r, 4) : "-");
+        fmt::print("{:<22} {:>8} {:>8} {:>7} {:>9} {:>8} {:>7} {:>8}\n", name, num(r.business.ctr, 5),
+                   num(r.business.rpm, 2), num(r.business.rpm_se, 2), num(pred.rpm, 2),
+                   num(same_category_adjacent(mech, held), 4), num(r.business.cvr, 4), opt.ic ? num(ic.ic_r, 4) : "-");
         return r;
     };
     line("EdgeNet", edgenet);
-    line("EdgeNet alloc+crit.bid", CriticalBid<EdgeNet<T>>(edgenet));
+    line("EdgeNet alloc+crit.bid", CriticalBid<EdgeNet<T>>(edgenet));  // same allocation: same same-cat
     line("DNA (revenue)", dna);
     line("GSP sigma=1", Gsp<T>(T(1)));
     line("GSP sigma=0.5", Gsp<T>(T(0.5)));

@@ -165,7 +165,7 @@ public:
     /// chunks of exactly kBatchRows rows (the rest of a chunk is one all-zero padding
     /// segment), so every buffer keeps one size: after the first call nothing is
     /// allocated. 64 rows (two auctions of 30 candidates) keep a chunk's widest
-    /// activation, 64 x 128 floats, in L1; chunks of 256 rows were 5-10 % slower per
+    /// activation, 64 x 128 floats, in L1; chunks of 256 rows were about 10 % slower per
     /// auction (BENCHMARKS.md). The padding costs at most one partly filled chunk per
     /// call.
     struct BatchWorkspace {
