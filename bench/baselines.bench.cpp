@@ -7,10 +7,10 @@
 #include <benchmark/benchmark.h>
 
 #include <diffauction/data/synthetic_market.hpp>
-#include <diffauction/mechanisms/gsp.hpp>
-#include <diffauction/mechanisms/myerson.hpp>
-#include <diffauction/mechanisms/ugsp.hpp>
-#include <diffauction/mechanisms/vcg.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
+#include <diffauction/mechanisms/baselines/myerson.hpp>
+#include <diffauction/mechanisms/baselines/ugsp.hpp>
+#include <diffauction/mechanisms/baselines/vcg.hpp>
 
 #include <vector>
 

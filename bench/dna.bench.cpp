@@ -10,7 +10,8 @@
 #include <benchmark/benchmark.h>
 
 #include <diffauction/data/synthetic_market.hpp>
-#include <diffauction/mechanisms/dna.hpp>
+#include <diffauction/mechanisms/learned/dna.hpp>
+#include <diffauction/train/dna_training.hpp>
 #include <diffauction/train/adam.hpp>
 
 #include "learned_market.hpp"

@@ -12,7 +12,8 @@
 #include <benchmark/benchmark.h>
 
 #include <diffauction/data/synthetic_market.hpp>
-#include <diffauction/mechanisms/edgenet.hpp>
+#include <diffauction/mechanisms/learned/edgenet.hpp>
+#include <diffauction/train/edgenet_training.hpp>
 #include <diffauction/train/adam.hpp>
 
 #include "learned_market.hpp"

@@ -100,19 +100,14 @@ Dna<double> train_revenue_dna(const SyntheticMarket<double>& market, std::vector
     DnaTrainable<double> trainable(model, std::move(train), obj);
     TrainerOptions<double> opt;
     opt.batch_size = 128;
-    const std::int64_t per_epoch = (items + opt.batch_size - 1) / opt.batch_size;
-    opt.epochs = (steps + per_epoch - 1) / per_epoch;
+    opt.max_steps = steps;
     opt.seed = seed + 1;
     opt.adam.learning_rate = 1e-3;
     opt.adam.beta2 = 0.99;  // DNA's Adam (SPEC §4.1)
     opt.clip_norm = 10;
     opt.progress = ProgressMode::never;
-    struct StopAt {
-        std::int64_t steps;
-        bool on_step(const StepInfo<double>& s) const { return s.step >= steps; }
-    };
     Trainer<double> trainer(opt);
-    trainer.train(trainable, items, StopAt{steps});
+    trainer.train(trainable, items);
     return model;
 }
 

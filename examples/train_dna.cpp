@@ -238,7 +238,7 @@ struct Curve {
             tgt = ce = rev = grad = 0;
             n = 0;
         }
-        return s.step >= stop;
+        return false;
     }
 };
 
@@ -267,8 +267,7 @@ Trained train_dna(const Args& args, const SyntheticMarket<T>& market, const std:
 
     TrainerOptions<T> opt;
     opt.batch_size = args.batch;
-    const double per_epoch = std::ceil(static_cast<double>(args.train) / static_cast<double>(args.batch));
-    opt.epochs = static_cast<std::int64_t>(std::ceil(static_cast<double>(args.steps) / per_epoch));
+    opt.max_steps = args.steps;
     opt.seed = args.seed + 3;
     opt.adam.learning_rate = static_cast<T>(args.lr);
     opt.adam.beta2 = T(0.99);  // DNA's Adam (SPEC §4.1)

@@ -115,18 +115,13 @@ Dna<T> train_dna(const SyntheticMarket<T>& market, std::vector<Sample<T>> train,
     const Index items = static_cast<Index>(train.size());
     DnaTrainable<T> trainable(model, std::move(train), DnaObjective<T>{});
     TrainerOptions<T> opt;
-    const std::int64_t per_epoch = (items + opt.batch_size - 1) / opt.batch_size;
-    opt.epochs = (steps + per_epoch - 1) / per_epoch;
+    opt.max_steps = steps;
     opt.seed = seed + 1;
     opt.adam.learning_rate = T(1e-3);
     opt.adam.beta2 = T(0.99);
     opt.clip_norm = T(10);
     opt.progress = ProgressMode::never;
-    struct StopAt {
-        std::int64_t steps;
-        bool on_step(const StepInfo<T>& s) const { return s.step >= steps; }
-    };
-    Trainer<T>(opt).train(trainable, items, StopAt{steps});
+    Trainer<T>(opt).train(trainable, items);
     return model;
 }
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include <diffauction/core/click_model.hpp>
+#include <diffauction/click_models/click_model.hpp>
 #include <diffauction/data/synthetic_market.hpp>
 
 using namespace diffauction;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <diffauction/data/synthetic_market.hpp>
-#include <diffauction/mechanisms/gsp.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
 
 #include "data/sample_equal.hpp"
 

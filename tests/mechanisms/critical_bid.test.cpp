@@ -5,9 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include <diffauction/mechanisms/critical_bid.hpp>
-#include <diffauction/mechanisms/dna.hpp>
-#include <diffauction/mechanisms/edgenet.hpp>
-#include <diffauction/mechanisms/gsp.hpp>
+#include <diffauction/mechanisms/learned/dna.hpp>
+#include <diffauction/mechanisms/learned/edgenet.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
 
 #include <algorithm>
 #include <cmath>

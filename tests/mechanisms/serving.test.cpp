@@ -4,13 +4,13 @@
 // and get exactly the single-thread outcomes (tests/support/serving.hpp).
 #include <catch2/catch.hpp>
 
-#include <diffauction/mechanisms/gsp.hpp>
-#include <diffauction/mechanisms/jama.hpp>
-#include <diffauction/mechanisms/joint_vcg.hpp>
-#include <diffauction/mechanisms/myerson.hpp>
-#include <diffauction/mechanisms/ugsp.hpp>
-#include <diffauction/mechanisms/vcg.hpp>
-#include <diffauction/mechanisms/wvcg.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
+#include <diffauction/mechanisms/baselines/jama.hpp>
+#include <diffauction/mechanisms/baselines/joint_vcg.hpp>
+#include <diffauction/mechanisms/baselines/myerson.hpp>
+#include <diffauction/mechanisms/baselines/ugsp.hpp>
+#include <diffauction/mechanisms/baselines/vcg.hpp>
+#include <diffauction/mechanisms/baselines/wvcg.hpp>
 
 #include <vector>
 

@@ -6,10 +6,10 @@
 #include <span>
 #include <vector>
 
-#include <diffauction/mechanisms/gsp.hpp>
-#include <diffauction/mechanisms/ugsp.hpp>
-#include <diffauction/mechanisms/vcg.hpp>
-#include <diffauction/mechanisms/wvcg.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
+#include <diffauction/mechanisms/baselines/ugsp.hpp>
+#include <diffauction/mechanisms/baselines/vcg.hpp>
+#include <diffauction/mechanisms/baselines/wvcg.hpp>
 #include <diffauction/metrics/evaluate.hpp>
 
 #include "metrics/metrics_support.hpp"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include <diffauction/mechanisms/gsp.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
 #include <diffauction/metrics/business.hpp>
 #include <diffauction/metrics/evaluate.hpp>
 

@@ -5,7 +5,7 @@
 #include <new>
 #include <vector>
 
-#include <diffauction/mechanisms/gsp.hpp>
+#include <diffauction/mechanisms/baselines/gsp.hpp>
 #include <diffauction/metrics/ic.hpp>
 
 #include "metrics/metrics_support.hpp"

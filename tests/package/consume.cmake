@@ -60,7 +60,7 @@ if(MODE STREQUAL "install")
   foreach(file IN ITEMS
       include/diffauction/diffauction.hpp
       include/diffauction/core/auction.hpp
-      include/diffauction/mechanisms/gsp.hpp
+      include/diffauction/mechanisms/baselines/gsp.hpp
       share/diffauction/cmake/diffauctionConfig.cmake
       share/diffauction/cmake/diffauctionConfigVersion.cmake
       share/diffauction/cmake/diffauctionTargets.cmake)

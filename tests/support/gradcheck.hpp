@@ -8,7 +8,6 @@
 // helpers below.
 #pragma once
 
-#include <Eigen/Core>
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -5,7 +5,7 @@
 #include <span>
 
 #include <diffauction/core/auction.hpp>
-#include <diffauction/core/click_model.hpp>
+#include <diffauction/click_models/click_model.hpp>
 
 namespace diffauction::test {
 

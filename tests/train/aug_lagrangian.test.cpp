@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include <diffauction/mechanisms/regret_net.hpp>
+#include <diffauction/mechanisms/learned/regret_net.hpp>
 #include <diffauction/train/aug_lagrangian.hpp>
 
 #include "support/gradcheck.hpp"

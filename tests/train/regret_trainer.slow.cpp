@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <diffauction/data/analytic.hpp>
-#include <diffauction/mechanisms/regret_net.hpp>
+#include <diffauction/mechanisms/learned/regret_net.hpp>
 #include <diffauction/train/aug_lagrangian.hpp>
 
 using namespace diffauction;

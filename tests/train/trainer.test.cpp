@@ -152,6 +152,58 @@ TEST_CASE("Trainer: the same seed gives bit-identical theta, another seed anothe
     CHECK((a - c).norm() > 1e-9);
 }
 
+TEST_CASE("Trainer: max_steps is a step budget over epochs and train() calls", "[train][trainer]") {
+    const DataSet data = make_data(505, 100);  // 4 steps per epoch (32, 32, 32, 4)
+    SECTION("it stops mid-epoch, ignores epochs, and equals stopping by a callback at that step") {
+        TrainerOptions<double> o = quiet_options(3);
+        o.epochs = 1;  // ignored: the budget wins
+        o.max_steps = 10;
+        LogReg model(data);
+        Trainer<double> trainer(o);
+        CountSteps count;
+        const auto r = trainer.train(model, 100, count);
+        CHECK(r.reason == StopReason::max_steps);
+        CHECK(r.steps == 10);
+        CHECK(count.steps == 10);
+        CHECK(r.epochs == 2);  // the third epoch was cut short: not counted, no on_epoch_end
+        CHECK(count.epochs == 2);
+
+        // The hand-made equivalent the examples used: enough epochs and a stopping callback.
+        TrainerOptions<double> by_hand = quiet_options(3);
+        by_hand.epochs = 3;
+        LogReg other(data);
+        struct StopAt10 {
+            bool on_step(const StepInfo<double>& s) const { return s.step >= 10; }
+        };
+        Trainer<double>(by_hand).train(other, 100, StopAt10{});
+        CHECK((model.theta().array() == other.theta().array()).all());
+    }
+    SECTION("the budget counts every train() call; a spent budget takes no step") {
+        TrainerOptions<double> o = quiet_options(3);
+        o.max_steps = 6;
+        LogReg model(data);
+        Trainer<double> trainer(o);
+        CHECK(trainer.train(model, 100).steps == 6);
+        const Eigen::VectorXd after = model.theta();
+        const auto r = trainer.train(model, 100);
+        CHECK(r.steps == 6);
+        CHECK(r.reason == StopReason::max_steps);
+        CHECK((model.theta().array() == after.array()).all());
+    }
+    SECTION("a budget at an epoch boundary ends with that epoch, counted") {
+        TrainerOptions<double> o = quiet_options(3);
+        o.max_steps = 8;
+        LogReg model(data);
+        Trainer<double> trainer(o);
+        CountSteps count;
+        const auto r = trainer.train(model, 100, count);
+        CHECK(r.steps == 8);
+        CHECK(r.epochs == 2);
+        CHECK(count.epochs == 2);
+        CHECK(r.reason == StopReason::max_steps);
+    }
+}
+
 TEST_CASE("Trainer: callbacks stop training after a step or an epoch", "[train][trainer][callback]") {
     const DataSet data = make_data(404, 100);
     SECTION("on_step returning true stops after that step; every callback still sees it") {
@@ -310,6 +362,9 @@ TEST_CASE("Trainer: bad options and bad model output throw input_error", "[train
     o = quiet_options(1);
     o.adam.beta2 = 1.0;
     CHECK(field([&] { Trainer<double>{o}; }) == "beta2");
+    o = quiet_options(1);
+    o.max_steps = -1;
+    CHECK(field([&] { Trainer<double>{o}; }) == "max_steps");
 
     LogReg model(data);
     Trainer<double> trainer(quiet_options(1));

@@ -1,7 +1,24 @@
 // diffauction/core/types.hpp - scalar and Eigen aliases shared by every component.
 #pragma once
 
+// Eigen is included here and only here (every header reaches it through this one).
+// GCC 12 reports -Wmaybe-uninitialized and -Wuninitialized inside its own AVX-512
+// intrinsics (avx512fintrin.h: `__m512d __Y = __Y;`, GCC bug 105593) wherever Eigen's AVX-512
+// packets are inlined, i.e. whenever code is compiled for an AVX-512 target
+// (-march=native on such a CPU, -march=x86-64-v4). The warning's location is in the
+// compiler's header, included by Eigen, so silencing it for Eigen's include only
+// keeps it fatal everywhere else (the project's own code, a user's code).
+// (choice) The pragma, not -Wno-(maybe-)uninitialized on the command line, which
+// would hide the warnings in our code as well.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 #include <Eigen/Core>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <concepts>
 #include <cstdint>

@@ -9,12 +9,11 @@
 #include <utility>
 #include <vector>
 
-#include <Eigen/Core>
-
 #include "diffauction/core/auction.hpp"
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
+#include "diffauction/core/types.hpp"
 #include "diffauction/data/values.hpp"
 
 namespace diffauction {

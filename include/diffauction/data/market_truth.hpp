@@ -10,10 +10,9 @@
 #include <string>
 #include <utility>
 
-#include <Eigen/Core>
 
 #include "diffauction/core/auction.hpp"
-#include "diffauction/core/click_model.hpp"
+#include "diffauction/click_models/click_model.hpp"
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/types.hpp"
 

@@ -24,7 +24,7 @@
 #include "diffauction/core/sample.hpp"
 #include "diffauction/data/market_truth.hpp"
 #include "diffauction/data/values.hpp"
-#include "diffauction/mechanisms/gsp.hpp"
+#include "diffauction/mechanisms/baselines/gsp.hpp"
 
 namespace diffauction {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "diffauction/core/auction.hpp"
-#include "diffauction/core/click_model.hpp"
+#include "diffauction/click_models/click_model.hpp"
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/sample.hpp"

@@ -10,7 +10,7 @@
 #include <optional>
 #include <span>
 
-#include "diffauction/core/click_model.hpp"
+#include "diffauction/click_models/click_model.hpp"
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/sample.hpp"

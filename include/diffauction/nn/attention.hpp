@@ -27,14 +27,14 @@
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/nn/dense.hpp"
-#include "diffauction/nn/gemm.hpp"
+#include "diffauction/nn/detail/gemm.hpp"
 
 namespace diffauction {
 
 namespace detail {
 /// Rows of `s` become softmax(scale * s_row), max subtracted first (scale > 0). The
 /// exp runs as one vectorised pass over the whole block (every head's rows at once;
-/// float: the fast exp of nn/gemm.hpp, all arguments being <= 0);
+/// float: the fast exp of nn/detail/gemm.hpp, all arguments being <= 0);
 /// per-row shifts and sums are row loops, because Eigen does not vectorise a
 /// per-row broadcast (colwise() +/- vector) over a row-major matrix.
 template <class T>

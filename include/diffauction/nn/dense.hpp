@@ -9,14 +9,14 @@
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/nn/activation.hpp"
-#include "diffauction/nn/gemm.hpp"
+#include "diffauction/nn/detail/gemm.hpp"
 
 namespace diffauction {
 
 /// Dense layer: `in` inputs, `out` outputs. W is in x out and b is 1 x out, both
 /// slots of the model's flat vector (choice: W is stored input-major, y = x W + b,
 /// so that each input's weights to all outputs are contiguous; the forward kernel
-/// (nn/gemm.hpp) broadcasts x and streams rows of W). Rows are independent (one
+/// (nn/detail/gemm.hpp) broadcasts x and streams rows of W). Rows are independent (one
 /// candidate per row), so a whole stacked batch goes through in one product.
 ///
 /// Conventions shared by every layer of nn/: `forward` is const and takes theta;

@@ -18,7 +18,7 @@
 #include "diffauction/core/error.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
-#include "diffauction/nn/gemm.hpp"
+#include "diffauction/nn/detail/gemm.hpp"
 
 namespace diffauction {
 

@@ -88,7 +88,7 @@ concept TrainerCallback = Scalar<T> && (requires(C& c, const StepInfo<T>& s) { c
                                         requires(C& c, const EpochInfo<T>& e) { c.on_epoch_end(e); });
 
 /// Why train() returned.
-enum class StopReason { completed, callback, early_stopping };
+enum class StopReason { completed, callback, early_stopping, max_steps };
 
 template <Scalar T>
 struct TrainResult {
@@ -102,7 +102,13 @@ struct TrainResult {
 
 template <Scalar T>
 struct TrainerOptions {
-    std::int64_t epochs = 10;
+    std::int64_t epochs = 10;  ///< epochs per train() call (ignored when max_steps is set)
+    /// Step budget (>= 0). When set, train() runs epoch after epoch until the trainer
+    /// has taken this many steps in all (counted over every train() call, like
+    /// steps()), stopping mid-epoch if need be (StopReason::max_steps), and `epochs`
+    /// is ignored. A partial last epoch is not counted in epochs() and gets no
+    /// on_epoch_end or validation. Unset: `epochs` epochs.
+    std::optional<std::int64_t> max_steps{};
     Index batch_size = 128;  ///< DNA trains with 128 (SPEC §4.1)
     /// Skip the last, smaller mini-batch of each epoch (default: keep it, so every
     /// item is seen once per epoch).
@@ -149,6 +155,7 @@ concept HasMetrics = requires(const M& m) {
 template <Scalar T>
 void validate(const TrainerOptions<T>& o) {
     require(o.epochs >= 0, "epochs", kNone, "must be >= 0");
+    require(!o.max_steps || *o.max_steps >= 0, "max_steps", kNone, "must be >= 0 when set");
     require(o.batch_size >= 1, "batch_size", kNone, "must be >= 1");
     validate(o.adam);
     require(!std::isnan(o.clip_norm), "clip_norm", kNone, "is NaN (use 0 or infinity to turn clipping off)");
@@ -187,8 +194,9 @@ public:
     std::int64_t steps() const { return step_; }
     std::int64_t epochs() const { return epoch_; }
 
-    /// Trains `model` on items 0..num_items-1 for options().epochs epochs (fewer
-    /// when a callback or early stopping stops it). Each epoch shuffles the items
+    /// Trains `model` on items 0..num_items-1 for options().epochs epochs, or until
+    /// options().max_steps steps when that is set (fewer when a callback or early
+    /// stopping stops it). Each epoch shuffles the items
     /// with the trainer's seeded Rng and walks them in mini-batches of batch_size;
     /// each mini-batch is one Adam step with lr = schedule.at(step) (0-based) after
     /// optional clipping. Throws input_error for num_items < 1, an empty theta,
@@ -219,13 +227,19 @@ public:
         bool stop = false;
         StepInfo<T> info;
 
-        for (std::int64_t e = 0; e < opts_.epochs && !stop; ++e) {
+        const auto budget_left = [&] { return !opts_.max_steps || step_ < *opts_.max_steps; };
+        for (std::int64_t e = 0; (opts_.max_steps || e < opts_.epochs) && budget_left() && !stop; ++e) {
             shuffle();
             double loss_sum = 0;
             Index loss_items = 0;
             for (Index begin = 0; begin < n && !stop; begin += opts_.batch_size) {
                 const Index len = std::min(opts_.batch_size, n - begin);
                 if (opts_.drop_last && len < opts_.batch_size) break;
+                if (!budget_left()) {  // the step budget ends this epoch early
+                    stop = true;
+                    result.reason = StopReason::max_steps;
+                    break;
+                }
                 const std::span<const Index> items(order_.data() + begin, static_cast<std::size_t>(len));
 
                 if constexpr (detail::HasBeginStep<M>) model.begin_step(step_);
@@ -255,7 +269,7 @@ public:
                     stop = true;
                     result.reason = StopReason::callback;
                 }
-                if (stop || progress.due()) progress.update(format(info, std::nullopt, "loss").data(), true);
+                if (stop || !budget_left() || progress.due()) progress.update(format(info, std::nullopt, "loss").data(), true);
             }
             if (stop) break;
 
@@ -298,6 +312,7 @@ public:
             }
         }
         progress.finish();
+        if (result.reason == StopReason::completed && !budget_left()) result.reason = StopReason::max_steps;
 
         if (keep_best && result.best_epoch >= 0) model.theta() = best_theta_;
         result.steps = step_;
