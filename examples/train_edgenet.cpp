@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
     fmt::print("EdgeNet trained in {:.1f} s: tau {:.3f}, rho {:.1f}, mean lambda {:.3f}\n", edgenet_seconds,
                static_cast<double>(er.tau), static_cast<double>(er.rho), static_cast<double>(er.lambda.mean()));
     if (!args.save.empty()) {
-        edgenet.save(std::filesystem::path(args.save));
+        save(edgenet, std::filesystem::path(args.save));
         fmt::print("EdgeNet saved to {}\n", args.save);
     }
 

@@ -4,16 +4,21 @@
 // tests/headers/umbrella_complete.cmake fails when a public header is missing here.
 #pragma once
 
-// Core data model (SPEC §1): auctions, batches, outcomes, errors, parameters, model files.
+// Core data model (SPEC §1): auctions, batches, outcomes, errors, parameters.
 #include "diffauction/core/auction.hpp"
 #include "diffauction/core/batch.hpp"
 #include "diffauction/core/error.hpp"
-#include "diffauction/core/io.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
+
+// Model files and the persistence contract (save / load of every learned model).
+#include "diffauction/io/errors.hpp"
+#include "diffauction/io/hyper_params.hpp"
+#include "diffauction/io/model_file.hpp"
+#include "diffauction/io/persist.hpp"
 
 // List-wise click models (CTR of every ad of an ordered list).
 #include "diffauction/click_models/click_model.hpp"

@@ -1,4 +1,4 @@
-// DNA persistence (core/io.hpp format: bit-identical outcomes after save and load,
+// DNA persistence (io/model_file.hpp, io/persist.hpp format: bit-identical outcomes after save and load,
 // typed errors for truncated, corrupt, wrong-kind, wrong-version, wrong-scalar and
 // inconsistent files) and batched serving (run_batch equals run bit for bit,
 // allocates nothing after the first call).
@@ -58,7 +58,7 @@ void check_same(const Outcome<T>& a, const Outcome<T>& b) {
 template <Scalar T>
 std::string bytes_of(const Dna<T>& m) {
     std::ostringstream out(std::ios::binary);
-    m.save(out);
+    save(m, out);
     return out.str();
 }
 template <Scalar T>
@@ -70,7 +70,7 @@ std::string bytes_of(const ModelFile<T>& f) {
 template <Scalar T>
 Dna<T> load_bytes(const std::string& bytes) {
     std::istringstream in(bytes, std::ios::binary);
-    return Dna<T>::load(in);
+    return load<Dna<T>>(in);
 }
 }  // namespace
 
@@ -91,8 +91,8 @@ TEMPLATE_TEST_CASE("DNA: a saved and reloaded model gives bit-identical outcomes
     }
     // Through a file as well.
     const auto path = std::filesystem::temp_directory_path() / "diffauction_dna_io_test.dfa";
-    model.save(path);
-    const Dna<T> from_disk = Dna<T>::load(path);
+    save(model, path);
+    const Dna<T> from_disk = load<Dna<T>>(path);
     std::filesystem::remove(path);
     CHECK(from_disk.theta() == model.theta());
 }
@@ -115,11 +115,11 @@ TEST_CASE("DNA: truncated, corrupted, wrong-kind, wrong-version and wrong-scalar
     // Not a model file at all.
     CHECK_THROWS_AS(load_bytes<float>(std::string(64, 'x')), not_a_model_file);
 
-    ModelFile<float> f = model.to_file();
+    ModelFile<float> f = to_model_file(model);
     f.kind = "edgenet";
     CHECK_THROWS_AS(load_bytes<float>(bytes_of(f)), wrong_model_kind);
-    f = model.to_file();
-    f.version = kDnaModelVersion + 1;
+    f = to_model_file(model);
+    f.version = Dna<float>::model_version + 1;
     CHECK_THROWS_AS(load_bytes<float>(bytes_of(f)), unsupported_model_version);
     CHECK_THROWS_AS(load_bytes<double>(good), model_scalar_mismatch);
 }
@@ -135,27 +135,27 @@ TEST_CASE("DNA: inconsistent hyper-parameters, manifest or weights are typed err
         }
         return std::string("no error");
     };
-    ModelFile<double> f = model.to_file();
+    ModelFile<double> f = to_model_file(model);
     f.hyper.set_int("groups", 0);
     CHECK(key_of(f) == "groups");
-    f = model.to_file();
+    f = to_model_file(model);
     f.hyper.set_real("units", 4.0);  // a real where an integer belongs
     CHECK(key_of(f) == "units");
-    f = model.to_file();
+    f = to_model_file(model);
     f.hyper.set_int_list("phi1", {});
     CHECK(key_of(f) == "phi1");
-    f = model.to_file();
+    f = to_model_file(model);
     f.hyper = HyperParams().set_int("feature_dim", 3);  // the rest missing
     CHECK(key_of(f) == "phi1");
-    f = model.to_file();
+    f = to_model_file(model);
     f.hyper.set_int("feature_dim", -1);
     CHECK(key_of(f) == "feature_dim");
     // Hyper-parameters of another shape than the weights: the manifest differs.
-    f = model.to_file();
+    f = to_model_file(model);
     f.hyper.set_int_list("phi2", {5});
     CHECK_THROWS_AS(load_bytes<double>(bytes_of(f)), manifest_mismatch);
     // A non-finite weight.
-    f = model.to_file();
+    f = to_model_file(model);
     f.theta[7] = std::nan("");
     try {
         load_bytes<double>(bytes_of(f));

@@ -450,10 +450,10 @@ TEMPLATE_TEST_CASE("EdgeNet: a saved and reloaded model gives bit-identical outc
     EdgeNet<T> m(cfg);
     m.init(81);
     std::stringstream file;
-    m.save(file);
+    save(m, file);
     const std::string bytes = file.str();
     std::istringstream in(bytes);
-    const EdgeNet<T> back = EdgeNet<T>::load(in);
+    const EdgeNet<T> back = load<EdgeNet<T>>(in);
     CHECK(back.theta() == m.theta());
     CHECK(back.config().bid_scale == cfg.bid_scale);
     Rng rng(981);
@@ -468,11 +468,11 @@ TEMPLATE_TEST_CASE("EdgeNet: a saved and reloaded model gives bit-identical outc
         CHECK(o1.click_prob == o2.click_prob);
     }
     std::istringstream cut(bytes.substr(0, bytes.size() / 2));
-    CHECK_THROWS_AS(EdgeNet<T>::load(cut), truncated_model_file);
+    CHECK_THROWS_AS(load<EdgeNet<T>>(cut), truncated_model_file);
     std::string flipped = bytes;
     flipped[flipped.size() - 20] = static_cast<char>(flipped[flipped.size() - 20] ^ 0x5a);
     std::istringstream bad(flipped);
-    CHECK_THROWS_AS(EdgeNet<T>::load(bad), corrupt_model_file);
+    CHECK_THROWS_AS(load<EdgeNet<T>>(bad), corrupt_model_file);
     // A DNA-kind reader refuses it: wrong kind.
     std::istringstream other(bytes);
     CHECK_THROWS_AS(load_model<T>(other, "dna", 1), wrong_model_kind);

@@ -16,24 +16,22 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <istream>
 #include <limits>
-#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "diffauction/core/auction.hpp"
 #include "diffauction/core/batch.hpp"
 #include "diffauction/core/error.hpp"
-#include "diffauction/core/io.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
+#include "diffauction/io/persist.hpp"
 #include "diffauction/mechanisms/learned/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
 #include "diffauction/nn/deep_set.hpp"
@@ -98,12 +96,6 @@ Index metric_columns_used(const DnaObjective<T>& o) {
     return used;
 }
 }  // namespace detail
-
-/// Model-file kind and format version of DNA (core/io.hpp). Version 1: hyper-
-/// parameters feature_dim, phi1, phi2, groups, units; the manifest of Dna's layout
-/// (Dense weights stored in x out).
-inline constexpr std::string_view kDnaModelKind = "dna";
-inline constexpr std::uint32_t kDnaModelVersion = 1;
 
 /// The Deep Neural Auction over one flat parameter vector (STYLE.md).
 ///
@@ -224,47 +216,30 @@ public:
     Index context_dim() const { return set_.out_dim(); }
     Index scorer_dim() const { return input_dim() + context_dim(); }
 
-    /// The model as a file's contents: kind "dna", version kDnaModelVersion, the
-    /// config as hyper-parameters, the layout's manifest and theta.
-    ModelFile<T> to_file() const {
-        ModelFile<T> f;
-        f.kind = std::string(kDnaModelKind);
-        f.version = kDnaModelVersion;
+    // ----- persistence (io/persist.hpp: save(model, …), load<Dna<T>>(…)) -----
+    using config_type = DnaConfig;
+    /// Model-file kind and version. Version 1: hyper-parameters feature_dim, phi1,
+    /// phi2, groups, units; the manifest of Dna's layout (Dense weights stored in x out).
+    static constexpr std::string_view model_kind = "dna";
+    static constexpr std::uint32_t model_version = 1;
+    static void write_config(const DnaConfig& c, HyperParams& h) {
         const auto list = [](const std::vector<Index>& v) { return HyperParams::IntList(v.begin(), v.end()); };
-        f.hyper.set_int("feature_dim", cfg_.feature_dim)
-            .set_int_list("phi1", list(cfg_.phi1))
-            .set_int_list("phi2", list(cfg_.phi2))
-            .set_int("groups", cfg_.groups)
-            .set_int("units", cfg_.units);
-        f.manifest = layout_.entries();
-        f.theta = theta_;
-        return f;
+        h.set_int("feature_dim", c.feature_dim)
+            .set_int_list("phi1", list(c.phi1))
+            .set_int_list("phi2", list(c.phi2))
+            .set_int("groups", c.groups)
+            .set_int("units", c.units);
     }
-    /// Rebuilds a model from a file's contents (from load_model<T>(…, kDnaModelKind,
-    /// kDnaModelVersion)): hyper-parameters checked (hyper_param_error naming the key),
-    /// the manifest checked against the rebuilt layout (manifest_mismatch), every
-    /// weight finite (corrupt_model_file, field "weights[i]").
-    static Dna from_file(const ModelFile<T>& f) {
-        DnaConfig cfg;
-        cfg.feature_dim = hyper_count(f.hyper, "feature_dim", 0);
-        cfg.phi1 = hyper_widths(f.hyper, "phi1");
-        cfg.phi2 = hyper_widths(f.hyper, "phi2");
-        cfg.groups = hyper_count(f.hyper, "groups", 1);
-        cfg.units = hyper_count(f.hyper, "units", 1);
-        Dna model(std::move(cfg));
-        model.theta_ = checked_weights(f, model.layout());
-        return model;
-    }
-    /// Saves to a stream or a file (core/io.hpp format; throws model_file_error on I/O failure).
-    void save(std::ostream& out) const { save_model(out, to_file()); }
-    void save(const std::filesystem::path& path) const { save_model(path, to_file()); }
-    /// Loads a model saved by `save` with the same scalar type T. Throws the typed
-    /// model_file_errors of core/io.hpp: not_a_model_file, truncated_model_file,
-    /// corrupt_model_file, unsupported_model_version, wrong_model_kind,
-    /// model_scalar_mismatch, hyper_param_error, manifest_mismatch.
-    static Dna load(std::istream& in) { return from_file(load_model<T>(in, kDnaModelKind, kDnaModelVersion)); }
-    static Dna load(const std::filesystem::path& path) {
-        return from_file(load_model<T>(path, kDnaModelKind, kDnaModelVersion));
+    /// The config of a model file (hyper_param_error naming the key when a value is
+    /// missing, mistyped or out of range).
+    static DnaConfig read_config(const HyperParams& h) {
+        DnaConfig c;
+        c.feature_dim = hyper_count(h, "feature_dim", 0);
+        c.phi1 = hyper_widths(h, "phi1");
+        c.phi2 = hyper_widths(h, "phi2");
+        c.groups = hyper_count(h, "groups", 1);
+        c.units = hyper_count(h, "units", 1);
+        return c;
     }
 
     /// Glorot-uniform set encoder, MinMaxScorer::init for the scorer, from `seed`.

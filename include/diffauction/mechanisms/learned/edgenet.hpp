@@ -27,24 +27,22 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
-#include <istream>
 #include <limits>
-#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include "diffauction/core/auction.hpp"
 #include "diffauction/core/batch.hpp"
 #include "diffauction/core/error.hpp"
-#include "diffauction/core/io.hpp"
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
+#include "diffauction/io/persist.hpp"
 #include "diffauction/mechanisms/learned/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
 #include "diffauction/nn/activation.hpp"
@@ -71,11 +69,6 @@ struct EdgeNetConfig {
     /// training set's mean b·ctr, `mean_bid_ctr`, so that q is of order one).
     double bid_scale = 1.0;
 };
-
-/// Model-file kind and format version of EdgeNet (core/io.hpp). Version 1: the
-/// hyper-parameters of EdgeNetConfig and the manifest of EdgeNet's layout.
-inline constexpr std::string_view kEdgeNetModelKind = "edgenet";
-inline constexpr std::uint32_t kEdgeNetModelVersion = 1;
 
 /// Mean of b_i·ctr_i over all candidates of `samples` (1 when there are none or the
 /// mean is not > 0): the default `EdgeNetConfig::bid_scale`.
@@ -216,57 +209,41 @@ public:
 
     // ----- persistence -----
 
-    /// The model as a file's contents: kind "edgenet", the config as hyper-parameters,
-    /// the layout's manifest and theta.
-    ModelFile<T> to_file() const {
-        ModelFile<T> f;
-        f.kind = std::string(kEdgeNetModelKind);
-        f.version = kEdgeNetModelVersion;
-        f.hyper.set_int("feature_dim", cfg_.feature_dim)
-            .set_int("embed_dim", cfg_.embed_dim)
-            .set_int("blocks", cfg_.blocks)
-            .set_int("heads", cfg_.heads)
-            .set_int("ffn_dim", cfg_.ffn_dim)
-            .set_int("attn_dim", cfg_.attn_dim)
-            .set_int_list("pay_hidden", HyperParams::IntList(cfg_.pay_hidden.begin(), cfg_.pay_hidden.end()))
-            .set_int("max_slots", cfg_.max_slots)
-            .set_int("competitors", cfg_.competitors)
-            .set_real("bid_scale", cfg_.bid_scale);
-        f.manifest = layout_.entries();
-        f.theta = theta_;
-        return f;
+    using config_type = EdgeNetConfig;
+    /// Model-file kind and version (io/persist.hpp: save(model, …), load<EdgeNet<T>>(…)).
+    /// Version 1: the hyper-parameters of EdgeNetConfig and the manifest of EdgeNet's layout.
+    static constexpr std::string_view model_kind = "edgenet";
+    static constexpr std::uint32_t model_version = 1;
+    static void write_config(const EdgeNetConfig& c, HyperParams& h) {
+        h.set_int("feature_dim", c.feature_dim)
+            .set_int("embed_dim", c.embed_dim)
+            .set_int("blocks", c.blocks)
+            .set_int("heads", c.heads)
+            .set_int("ffn_dim", c.ffn_dim)
+            .set_int("attn_dim", c.attn_dim)
+            .set_int_list("pay_hidden", HyperParams::IntList(c.pay_hidden.begin(), c.pay_hidden.end()))
+            .set_int("max_slots", c.max_slots)
+            .set_int("competitors", c.competitors)
+            .set_real("bid_scale", c.bid_scale);
     }
-    /// Rebuilds a model from a file's contents: hyper-parameters checked
-    /// (hyper_param_error naming the key), the manifest against the rebuilt layout
-    /// (manifest_mismatch), every weight finite (corrupt_model_file "weights[i]").
-    static EdgeNet from_file(const ModelFile<T>& f) {
+    /// The config of a model file (hyper_param_error naming the key when a value is
+    /// missing, mistyped or out of range).
+    static EdgeNetConfig read_config(const HyperParams& h) {
         EdgeNetConfig c;
-        c.feature_dim = hyper_count(f.hyper, "feature_dim", 0);
-        c.embed_dim = hyper_count(f.hyper, "embed_dim", 1);
-        c.blocks = hyper_count(f.hyper, "blocks", 0);
-        c.heads = hyper_count(f.hyper, "heads", 1);
-        c.ffn_dim = hyper_count(f.hyper, "ffn_dim", 1);
-        c.attn_dim = hyper_count(f.hyper, "attn_dim", 1);
-        c.pay_hidden = hyper_widths(f.hyper, "pay_hidden", 0);
-        c.max_slots = hyper_count(f.hyper, "max_slots", 1);
-        c.competitors = hyper_count(f.hyper, "competitors", 0);
-        c.bid_scale = f.hyper.get_real("bid_scale");
+        c.feature_dim = hyper_count(h, "feature_dim", 0);
+        c.embed_dim = hyper_count(h, "embed_dim", 1);
+        c.blocks = hyper_count(h, "blocks", 0);
+        c.heads = hyper_count(h, "heads", 1);
+        c.ffn_dim = hyper_count(h, "ffn_dim", 1);
+        c.attn_dim = hyper_count(h, "attn_dim", 1);
+        c.pay_hidden = hyper_widths(h, "pay_hidden", 0);
+        c.max_slots = hyper_count(h, "max_slots", 1);
+        c.competitors = hyper_count(h, "competitors", 0);
+        c.bid_scale = h.get_real("bid_scale");
         if (!(std::isfinite(c.bid_scale) && c.bid_scale > 0))
             throw hyper_param_error("bid_scale", "must be finite and > 0");
         if (c.embed_dim % c.heads != 0) throw hyper_param_error("heads", "must divide embed_dim");
-        EdgeNet model(std::move(c));
-        model.theta_ = checked_weights(f, model.layout());
-        return model;
-    }
-    void save(std::ostream& out) const { save_model(out, to_file()); }
-    void save(const std::filesystem::path& path) const { save_model(path, to_file()); }
-    /// Loads a model saved by `save` with the same T; throws the typed
-    /// model_file_errors of core/io.hpp (truncated, corrupt, wrong kind/version/scalar, ...).
-    static EdgeNet load(std::istream& in) {
-        return from_file(load_model<T>(in, kEdgeNetModelKind, kEdgeNetModelVersion));
-    }
-    static EdgeNet load(const std::filesystem::path& path) {
-        return from_file(load_model<T>(path, kEdgeNetModelKind, kEdgeNetModelVersion));
+        return c;
     }
 
     // ----- serving -----

@@ -1,9 +1,9 @@
-// Model files (core/io.hpp): exact byte layout, bit-identical round trips, every
+// Model files (io/model_file.hpp, io/persist.hpp): exact byte layout, bit-identical round trips, every
 // truncation and every single-bit flip of a small file rejected, typed errors for
 // wrong magic / kind / version / scalar / manifest, bounded allocation on huge lengths.
 #include <catch2/catch.hpp>
 
-#include <diffauction/core/io.hpp>
+#include <diffauction/io/persist.hpp>
 
 #include <bit>
 #include <cmath>
