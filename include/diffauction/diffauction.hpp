@@ -31,6 +31,7 @@
 #include "diffauction/nn/gru.hpp"
 #include "diffauction/nn/layer_norm.hpp"
 #include "diffauction/nn/minmax.hpp"
+#include "diffauction/nn/mlp.hpp"
 #include "diffauction/nn/pointer.hpp"
 #include "diffauction/nn/positional.hpp"
 #include "diffauction/nn/transformer.hpp"

@@ -18,6 +18,7 @@
 #include "diffauction/core/rng.hpp"
 #include "diffauction/nn/activation.hpp"
 #include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/mlp.hpp"
 
 namespace diffauction {
 
@@ -32,46 +33,40 @@ public:
     /// Forward values kept for backward, and backward scratch; reuse one per thread.
     /// After the first call with given sizes, forward + backward allocate nothing.
     struct Cache {
-        // ELU's derivative reads only its output (min(h, 0) + 1), so the cache keeps the
-        // activated values and not the pre-activations; Dense applies ELU in its product.
-        std::vector<MatrixX<T>> h1;      ///< per φ₁ layer: ELU output (rows x width)
-        MatrixX<T> mean;                 ///< leave-one-out means (rows x hidden)
-        std::vector<MatrixX<T>> h2;      ///< per φ₂ layer: ELU output; h2.back() = h'
-        std::vector<Index> offsets;      ///< the segments of the forward call
-        RowVectorX<T> sum;               ///< per-segment sum of h (scratch)
-        std::vector<MatrixX<T>> g1, g2;  ///< backward: gradient wrt each layer's pre-activation
-        MatrixX<T> g_mean;               ///< backward: gradient wrt the leave-one-out means
+        // ELU's derivative reads only its output (min(h, 0) + 1), so the MLP caches keep
+        // the activated values and not the pre-activations; Dense applies ELU in its product.
+        typename Mlp<T>::Cache phi1;  ///< φ₁: per layer its ELU output; phi1.output() = h
+        MatrixX<T> mean;              ///< leave-one-out means of h (rows x hidden)
+        typename Mlp<T>::Cache phi2;  ///< φ₂: per layer its ELU output; phi2.output() = h'
+        std::vector<Index> offsets;   ///< the segments of the forward call
+        RowVectorX<T> sum;            ///< per-segment sum of h (scratch)
+        MatrixX<T> g_mean;            ///< backward: gradient wrt the leave-one-out means
+        MatrixX<T> g_h;               ///< backward: gradient wrt h
         /// The encoder's output h' (rows x out_dim()) of the last forward call.
-        const MatrixX<T>& output() const { return h2.back(); }
+        const MatrixX<T>& output() const { return phi2.output(); }
     };
 
     DeepSet() = default;
-    /// `in` feature columns; `phi1` and `phi2` list the output width of each layer.
+    /// `in` feature columns; `phi1` and `phi2` list the output width of each layer
+    /// (layers named name + ".phi1.0", …, name + ".phi2.0", …).
     DeepSet(ParamLayout& layout, const std::string& name, Index in, std::span<const Index> phi1,
             std::span<const Index> phi2) {
         detail::require(!phi1.empty() && !phi2.empty(), "DeepSet", kNone, "needs at least one layer in phi1 and phi2");
-        Index width = in;
-        for (std::size_t l = 0; l < phi1.size(); ++l) {
-            phi1_.emplace_back(layout, name + ".phi1." + std::to_string(l), width, phi1[l]);
-            width = phi1[l];
-        }
-        for (std::size_t l = 0; l < phi2.size(); ++l) {
-            phi2_.emplace_back(layout, name + ".phi2." + std::to_string(l), width, phi2[l]);
-            width = phi2[l];
-        }
+        phi1_ = Mlp<T>(layout, name + ".phi1.", in, phi1, Activation::elu, Activation::elu, MlpFusion::fused);
+        phi2_ = Mlp<T>(layout, name + ".phi2.", phi1.back(), phi2, Activation::elu, Activation::elu, MlpFusion::fused);
     }
-    Index in_dim() const { return phi1_.front().in_dim(); }
+    Index in_dim() const { return phi1_.in_dim(); }
     /// Width of h (the last φ₁ layer).
-    Index hidden_dim() const { return phi1_.back().out_dim(); }
+    Index hidden_dim() const { return phi1_.out_dim(); }
     /// Width of h' (the last φ₂ layer).
-    Index out_dim() const { return phi2_.back().out_dim(); }
-    const std::vector<Dense<T>>& phi1() const { return phi1_; }
-    const std::vector<Dense<T>>& phi2() const { return phi2_; }
+    Index out_dim() const { return phi2_.out_dim(); }
+    const std::vector<Dense<T>>& phi1() const { return phi1_.layers(); }
+    const std::vector<Dense<T>>& phi2() const { return phi2_.layers(); }
 
-    /// Glorot-uniform weights, zero biases (Dense::init).
+    /// Glorot-uniform weights, zero biases (Dense::init), φ₁'s layers then φ₂'s.
     void init(VectorX<T>& theta, Rng& rng) const {
-        for (const auto& d : phi1_) d.init(theta, rng);
-        for (const auto& d : phi2_) d.init(theta, rng);
+        phi1_.init(theta, rng);
+        phi2_.init(theta, rng);
     }
 
     /// Encodes the stacked feature rows `x` (total x in_dim()) of the auctions given by
@@ -81,18 +76,9 @@ public:
                               std::span<const Index> offsets, Cache& c) const {
         detail::check_segment_offsets(offsets, x.rows());
         c.offsets.assign(offsets.begin(), offsets.end());
-        c.h1.resize(phi1_.size());
-        c.h2.resize(phi2_.size());
-        for (std::size_t l = 0; l < phi1_.size(); ++l) {
-            if (l == 0)
-                phi1_[l].forward(theta, x, c.h1[l], Activation::elu);
-            else
-                phi1_[l].forward(theta, c.h1[l - 1], c.h1[l], Activation::elu);
-        }
-        leave_one_out(c.h1.back(), c.offsets, c.mean, c.sum);
-        for (std::size_t l = 0; l < phi2_.size(); ++l)
-            phi2_[l].forward(theta, l == 0 ? c.mean : c.h2[l - 1], c.h2[l], Activation::elu);
-        return c.h2.back();
+        const MatrixX<T>& h = phi1_.forward(theta, x, c.phi1);
+        leave_one_out(h, c.offsets, c.mean, c.sum);
+        return phi2_.forward(theta, c.mean, c.phi2);
     }
 
     /// Given dL/dh' (`d_out`, total x out_dim()), ADDS the parameter gradient into
@@ -100,34 +86,13 @@ public:
     /// Writes only the cache's backward scratch, so it may be called again.
     void backward(const VectorX<T>& theta, const Eigen::Ref<const MatrixX<T>>& x, Cache& c,
                   const Eigen::Ref<const MatrixX<T>>& d_out, VectorX<T>& grad, MatrixX<T>* dx) const {
-        detail::require(!c.h2.empty() && d_out.rows() == c.h2.back().rows() && d_out.cols() == out_dim(), "d_out",
-                        kNone, "must be rows x out_dim() of the forward call");
-        detail::require(x.rows() == c.h1.back().rows(), "x", kNone, "must be the forward call's input");
-        c.g1.resize(phi1_.size());
-        c.g2.resize(phi2_.size());
-        for (std::size_t l = 0; l < phi2_.size(); ++l) c.g2[l].resize(c.h2[l].rows(), c.h2[l].cols());
-        for (std::size_t l = 0; l < phi1_.size(); ++l) c.g1[l].resize(c.h1[l].rows(), c.h1[l].cols());
-        c.g_mean.resize(c.mean.rows(), c.mean.cols());
-
-        // φ₂, top down; g2[l] holds dL/dh2[l] and then, in place, dL/d(pre-activation of layer l).
-        for (std::size_t l = phi2_.size(); l-- > 0;) {
-            if (l + 1 == phi2_.size())
-                activate_backward<T>(Activation::elu, c.h2[l], c.h2[l], d_out, c.g2[l]);
-            else
-                activate_backward<T>(Activation::elu, c.h2[l], c.h2[l], c.g2[l], c.g2[l]);
-            phi2_[l].backward(theta, l == 0 ? c.mean : c.h2[l - 1], c.g2[l], grad, l == 0 ? &c.g_mean : &c.g2[l - 1]);
-        }
+        detail::require(!c.phi2.out.empty() && d_out.rows() == c.output().rows() && d_out.cols() == out_dim(),
+                        "d_out", kNone, "must be rows x out_dim() of the forward call");
+        detail::require(x.rows() == c.phi1.output().rows(), "x", kNone, "must be the forward call's input");
+        phi2_.backward(theta, c.mean, c.phi2, d_out, grad, &c.g_mean);
         // The leave-one-out mean is its own transpose: dL/dh_j = Σ_{i≠j} dL/dm_i / (n-1).
-        auto& g_h = c.g1.back();
-        leave_one_out(c.g_mean, c.offsets, g_h, c.sum);
-        // φ₁, top down.
-        for (std::size_t l = phi1_.size(); l-- > 0;) {
-            activate_backward<T>(Activation::elu, c.h1[l], c.h1[l], c.g1[l], c.g1[l]);
-            if (l == 0)
-                phi1_[l].backward(theta, x, c.g1[l], grad, dx);
-            else
-                phi1_[l].backward(theta, c.h1[l - 1], c.g1[l], grad, &c.g1[l - 1]);
-        }
+        leave_one_out(c.g_mean, c.offsets, c.g_h, c.sum);
+        phi1_.backward(theta, x, c.phi1, c.g_h, grad, dx);
     }
 
 private:
@@ -148,7 +113,7 @@ private:
         }
     }
 
-    std::vector<Dense<T>> phi1_, phi2_;
+    Mlp<T> phi1_, phi2_;  ///< ELU after every layer, the last included
 };
 
 }  // namespace diffauction

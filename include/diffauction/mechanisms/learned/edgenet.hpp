@@ -48,6 +48,7 @@
 #include "diffauction/nn/activation.hpp"
 #include "diffauction/nn/dense.hpp"
 #include "diffauction/nn/gru.hpp"
+#include "diffauction/nn/mlp.hpp"
 #include "diffauction/nn/pointer.hpp"
 #include "diffauction/nn/transformer.hpp"
 
@@ -134,8 +135,10 @@ public:
         std::vector<Index> prow; ///< the payment rows (candidate rows priced, ascending; see focus)
         MatrixX<T> pin;          ///< rows x (E + 2 + C): the rest [Σ_t A_t s_t; q_i; rivals' q; mean q]
         std::vector<Index> top;  ///< scratch: an auction's top C + 1 by q
-        std::vector<MatrixX<T>> pre, post;  ///< payment MLP hidden layers (pre[0]: both parts summed)
-        MatrixX<T> out;          ///< C·total x 1: payment logit
+        MatrixX<T> first;        ///< payment rows x H₁: the first layer's pre-activation (both parts summed);
+                                 ///< with no hidden layer (pay_hidden empty), x 1: the payment logit
+        MatrixX<T> first_post;   ///< payment rows x H₁: its ELU (the input of the rest of the net)
+        typename Mlp<T>::Cache pay;  ///< the rest: further hidden layers, output layer (payment logit)
         std::vector<Index> rivals;  ///< payment rows x C: rows of the others' top-C q (kNone when fewer)
         VectorX<T> frac, click, price, payment;  ///< C·total each
         // backward scratch
@@ -172,12 +175,15 @@ public:
         const Index w0 = cfg_.pay_hidden.empty() ? 1 : cfg_.pay_hidden[0];
         pay_free_ = Dense<T>(layout_, "edgenet.pay0_free", 2 * e, w0);
         pay_bid_ = Dense<T>(layout_, "edgenet.pay0_bid", pay_input_dim() - 2 * e, w0);
-        Index in = w0;
-        for (std::size_t l = 1; l < cfg_.pay_hidden.size(); ++l) {
-            pay_.emplace_back(layout_, "edgenet.pay" + std::to_string(l), in, cfg_.pay_hidden[l]);
-            in = cfg_.pay_hidden[l];
+        // The rest: "edgenet.pay1", … (ELU after the product, unfused: the bits the
+        // trained models were made with), then the linear "edgenet.pay_out" of width 1.
+        if (!cfg_.pay_hidden.empty()) {
+            const Index hidden = static_cast<Index>(cfg_.pay_hidden.size());
+            std::vector<Index> widths(cfg_.pay_hidden.begin() + 1, cfg_.pay_hidden.end());
+            widths.push_back(1);
+            pay_ = Mlp<T>(layout_, mlp_layer_names("edgenet.pay", hidden - 1, "edgenet.pay_out", 1), w0, widths,
+                          Activation::elu, Activation::identity, MlpFusion::unfused);
         }
-        if (!cfg_.pay_hidden.empty()) pay_.emplace_back(layout_, "edgenet.pay_out", in, 1);
         theta_.setZero(layout_.size());
     }
 
@@ -204,7 +210,7 @@ public:
         view(theta_, kappa_).setConstant(static_cast<T>(std::log(std::exp(1.0) - 1.0)));
         pay_free_.init(theta_, rng);
         pay_bid_.init(theta_, rng);
-        for (const auto& d : pay_) d.init(theta_, rng);
+        if (!cfg_.pay_hidden.empty()) pay_.init(theta_, rng);
     }
 
     // ----- persistence -----
@@ -554,21 +560,17 @@ private:
             }
         }
         // First layer: bid part + the bid-free part of the candidate's base row.
-        const std::size_t hidden = cfg_.pay_hidden.size();
-        c.pre.resize(std::max<std::size_t>(hidden, 1));
-        c.post.resize(hidden);
-        MatrixX<T>& first = hidden == 0 ? c.out : c.pre[0];
-        pay_bid_.forward(theta, c.pin, first);
-        for (Index k = 0; k < np; ++k) first.row(k) += c.pay_free.row(c.prow[static_cast<std::size_t>(k)] % total);
-        for (std::size_t l = 0; l < hidden; ++l) {
-            if (l > 0) pay_[l - 1].forward(theta, c.post[l - 1], c.pre[l]);
-            c.post[l].resize(c.pre[l].rows(), c.pre[l].cols());
-            activate<T>(Activation::elu, c.pre[l], c.post[l]);
+        pay_bid_.forward(theta, c.pin, c.first);
+        for (Index k = 0; k < np; ++k) c.first.row(k) += c.pay_free.row(c.prow[static_cast<std::size_t>(k)] % total);
+        const MatrixX<T>* out = &c.first;  // payment rows x 1: the payment logit
+        if (!cfg_.pay_hidden.empty()) {
+            c.first_post.resize(c.first.rows(), c.first.cols());
+            activate<T>(Activation::elu, c.first, c.first_post);
+            out = &pay_.forward(theta, c.first_post, c.pay);
         }
-        if (hidden > 0) pay_.back().forward(theta, c.post[hidden - 1], c.out);
         c.frac.setZero(tr);
         for (Index k = 0; k < np; ++k)
-            c.frac[c.prow[static_cast<std::size_t>(k)]] = T(1) / (T(1) + std::exp(-c.out(k, 0)));
+            c.frac[c.prow[static_cast<std::size_t>(k)]] = T(1) / (T(1) + std::exp(-(*out)(k, 0)));
         c.price.resize(tr);
         c.price.array() = c.frac.array() * c.bids.array();
         c.payment.resize(tr);
@@ -588,18 +590,12 @@ private:
             const Index g = c.prow[static_cast<std::size_t>(k)];
             c.d_out[k] = d_payment[g] * c.bids[g] * c.click[g] * c.frac[g] * (T(1) - c.frac[g]);
         }
-        const std::size_t hidden = cfg_.pay_hidden.size();
         const Eigen::Map<const MatrixX<T>> dout(c.d_out.data(), np, 1);
-        if (hidden == 0) {
+        if (cfg_.pay_hidden.empty()) {
             c.d_h = dout;
         } else {
-            pay_.back().backward(theta, c.post[hidden - 1], dout, grad, &c.d_h);
-            for (std::size_t l = hidden; l-- > 0;) {
-                activate_backward<T>(Activation::elu, c.pre[l], c.post[l], c.d_h, c.d_h);
-                if (l == 0) break;
-                pay_[l - 1].backward(theta, c.post[l - 1], c.d_h, grad, &c.d_h2);
-                std::swap(c.d_h, c.d_h2);
-            }
+            pay_.backward(theta, c.first_post, c.pay, dout, grad, &c.d_h);
+            activate_backward<T>(Activation::elu, c.first, c.first_post, c.d_h, c.d_h);
         }
         // c.d_h = dL/d(first layer): its bid part, and its bid-free part summed onto base rows.
         pay_bid_.backward(theta, c.pin, c.d_h, grad, &c.d_pin);
@@ -730,7 +726,7 @@ private:
     PointerAttention<T> ptr_;
     ParamSlot kappa_{};
     Dense<T> pay_free_, pay_bid_;  ///< the payment net's first layer: bid-free part, rest
-    std::vector<Dense<T>> pay_;    ///< its further hidden layers, then the output layer
+    Mlp<T> pay_;                   ///< its further hidden layers, then the output layer (none: pay_hidden empty)
     VectorX<T> theta_;
 };
 

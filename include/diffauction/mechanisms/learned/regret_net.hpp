@@ -15,8 +15,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <string>
-#include <utility>
 #include <vector>
 
 #include "diffauction/core/error.hpp"
@@ -24,7 +22,7 @@
 #include "diffauction/core/rng.hpp"
 #include "diffauction/core/types.hpp"
 #include "diffauction/nn/activation.hpp"
-#include "diffauction/nn/dense.hpp"
+#include "diffauction/nn/mlp.hpp"
 
 namespace diffauction {
 
@@ -48,13 +46,12 @@ public:
 
     /// Forward state for backward, plus backward's scratch.
     struct Cache {
-        MatrixX<T> bids;                         ///< copy of the bids (B x N)
-        std::vector<MatrixX<T>> a_pre, a_post;   ///< allocation net hidden layers: pre/post activation
-        std::vector<MatrixX<T>> p_pre, p_post;   ///< payment net hidden layers
-        MatrixX<T> logits;                       ///< z (B x (N+1))
-        MatrixX<T> pi;                           ///< softmax(κ z) (B x (N+1))
-        MatrixX<T> q, phi;                       ///< payment logits and fractions (B x N)
-        MatrixX<T> dz, dq, dh, dh2, dx;          ///< backward scratch
+        MatrixX<T> bids;                 ///< copy of the bids (B x N)
+        typename Mlp<T>::Cache alloc;    ///< allocation net; alloc.output() = z (B x (N+1))
+        typename Mlp<T>::Cache pay;      ///< payment net; pay.output() = q, payment logits (B x N)
+        MatrixX<T> pi;                   ///< softmax(κ z) (B x (N+1))
+        MatrixX<T> phi;                  ///< payment fractions σ(q) (B x N)
+        MatrixX<T> dz, dq, dx;           ///< backward scratch
     };
 
     /// Builds the layout and initialises theta (Glorot weights, zero biases) from `seed`.
@@ -66,17 +63,16 @@ public:
         detail::require(cfg_.hidden_layers >= 1, "hidden_layers", kNone, "must be >= 1");
         detail::require(std::isfinite(cfg_.logit_scale) && cfg_.logit_scale > T(0), "logit_scale", kNone,
                         "must be finite and > 0");
-        const Index n = cfg_.bidders, h = cfg_.hidden;
-        for (Index l = 0; l < cfg_.hidden_layers; ++l) {
-            const std::string k = std::to_string(l);
-            alloc_.emplace_back(layout_, "alloc.hidden" + k, l == 0 ? n : h, h);
-        }
-        alloc_.emplace_back(layout_, "alloc.out", h, n + 1);
-        for (Index l = 0; l < cfg_.hidden_layers; ++l) {
-            const std::string k = std::to_string(l);
-            pay_.emplace_back(layout_, "pay.hidden" + k, l == 0 ? n : h, h);
-        }
-        pay_.emplace_back(layout_, "pay.out", h, n);
+        const Index n = cfg_.bidders, layers = cfg_.hidden_layers;
+        // Hidden layers of H units then the output layer; the hidden activation applied
+        // after the product (unfused: the bits the trained models were made with).
+        std::vector<Index> widths(static_cast<std::size_t>(layers + 1), cfg_.hidden);
+        widths.back() = n + 1;
+        alloc_ = Mlp<T>(layout_, mlp_layer_names("alloc.hidden", layers, "alloc.out"), n, widths, cfg_.activation,
+                        Activation::identity, MlpFusion::unfused);
+        widths.back() = n;
+        pay_ = Mlp<T>(layout_, mlp_layer_names("pay.hidden", layers, "pay.out"), n, widths, cfg_.activation,
+                      Activation::identity, MlpFusion::unfused);
         theta_.setZero(layout_.size());
         Rng rng(seed);
         init(rng);
@@ -91,8 +87,8 @@ public:
 
     /// Glorot-uniform weights, zero biases.
     void init(Rng& rng) {
-        for (const auto& d : alloc_) d.init(theta_, rng);
-        for (const auto& d : pay_) d.init(theta_, rng);
+        alloc_.init(theta_, rng);
+        pay_.init(theta_, rng);
     }
 
     /// alloc (R x N) and expected payments (R x N) for bids (R x N); context must be
@@ -106,17 +102,17 @@ public:
         detail::require(context.cols() == 0 && context.rows() >= 1 && b % context.rows() == 0, "context", kNone,
                         "must be B x 0 with B dividing the bid rows");
         c.bids = bids;
-        run_mlp(theta, alloc_, c.bids, c.a_pre, c.a_post, c.logits);
-        run_mlp(theta, pay_, c.bids, c.p_pre, c.p_post, c.q);
+        const MatrixX<T>& logits = alloc_.forward(theta, c.bids, c.alloc);
+        const MatrixX<T>& q = pay_.forward(theta, c.bids, c.pay);
         // π = softmax(κ z) per row, max subtracted first.
         c.pi.resize(b, n + 1);
         for (Index i = 0; i < b; ++i) {
-            const T m = c.logits.row(i).maxCoeff();
-            c.pi.row(i) = ((c.logits.row(i).array() - m) * cfg_.logit_scale).exp().matrix();
+            const T m = logits.row(i).maxCoeff();
+            c.pi.row(i) = ((logits.row(i).array() - m) * cfg_.logit_scale).exp().matrix();
             c.pi.row(i) /= c.pi.row(i).sum();
         }
         c.phi.resize(b, n);
-        activate<T>(Activation::sigmoid, c.q, c.phi);
+        activate<T>(Activation::sigmoid, q, c.phi);
         alloc = c.pi.leftCols(n);
         payment.resize(b, n);
         payment.array() = c.phi.array() * alloc.array() * c.bids.array();
@@ -134,7 +130,7 @@ public:
         // payment = φ·a·b: dφ = dP·a·b, da += dP·φ·b, db = dP·φ·a.
         c.dq.resize(b, n);
         c.dq.array() = d_payment.array() * alloc.array() * c.bids.array();
-        activate_backward<T>(Activation::sigmoid, c.q, c.phi, c.dq, c.dq);
+        activate_backward<T>(Activation::sigmoid, c.pay.output(), c.phi, c.dq, c.dq);
         // dπ = [d_alloc + dP·φ·b, 0]; dz = κ π ⊙ (dπ − Σ_k dπ_k π_k).
         c.dz.resize(b, n + 1);
         c.dz.leftCols(n).array() = d_alloc.array() + d_payment.array() * c.phi.array() * c.bids.array();
@@ -148,46 +144,17 @@ public:
             d_bids->resize(b, n);
             d_bids->array() = d_payment.array() * c.phi.array() * alloc.array();
         }
-        backward_mlp(theta, alloc_, c.bids, c.a_pre, c.a_post, c.dz, c, grad, d_bids);
-        backward_mlp(theta, pay_, c.bids, c.p_pre, c.p_post, c.dq, c, grad, d_bids);
+        // Each net's input gradient is added to d_bids.
+        alloc_.backward(theta, c.bids, c.alloc, c.dz, grad, want ? &c.dx : nullptr);
+        if (want) *d_bids += c.dx;
+        pay_.backward(theta, c.bids, c.pay, c.dq, grad, want ? &c.dx : nullptr);
+        if (want) *d_bids += c.dx;
     }
 
 private:
-    void run_mlp(const VectorX<T>& theta, const std::vector<Dense<T>>& net, const MatrixX<T>& x,
-                 std::vector<MatrixX<T>>& pre, std::vector<MatrixX<T>>& post, MatrixX<T>& out) const {
-        const std::size_t hidden = net.size() - 1;
-        pre.resize(hidden);
-        post.resize(hidden);
-        for (std::size_t l = 0; l < hidden; ++l) {
-            net[l].forward(theta, l == 0 ? x : post[l - 1], pre[l]);
-            post[l].resize(pre[l].rows(), pre[l].cols());
-            activate<T>(cfg_.activation, pre[l], post[l]);
-        }
-        net[hidden].forward(theta, post[hidden - 1], out);
-    }
-    /// Backward through one MLP from dout; adds its input gradient into *d_bids.
-    void backward_mlp(const VectorX<T>& theta, const std::vector<Dense<T>>& net, const MatrixX<T>& x,
-                      const std::vector<MatrixX<T>>& pre, const std::vector<MatrixX<T>>& post,
-                      const MatrixX<T>& dout, Cache& c, VectorX<T>& grad, MatrixX<T>* d_bids) const {
-        const std::size_t hidden = net.size() - 1;
-        net[hidden].backward(theta, post[hidden - 1], dout, grad, &c.dh);
-        for (std::size_t l = hidden; l-- > 0;) {
-            activate_backward<T>(cfg_.activation, pre[l], post[l], c.dh, c.dh);
-            if (l > 0) {
-                net[l].backward(theta, post[l - 1], c.dh, grad, &c.dh2);
-                std::swap(c.dh, c.dh2);
-            } else if (d_bids != nullptr) {
-                net[0].backward(theta, x, c.dh, grad, &c.dx);
-                *d_bids += c.dx;
-            } else {
-                net[0].backward(theta, x, c.dh, grad, nullptr);
-            }
-        }
-    }
-
     RegretNetConfig<T> cfg_;
     ParamLayout layout_;
-    std::vector<Dense<T>> alloc_, pay_;  ///< hidden layers then the output layer
+    Mlp<T> alloc_, pay_;  ///< hidden layers (activation f) then the linear output layer
     VectorX<T> theta_;
 };
 
