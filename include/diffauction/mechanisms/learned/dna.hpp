@@ -263,7 +263,6 @@ public:
     void relaxed_forward(const Batch<T>& batch, const Eigen::Ref<const VectorX<T>>& bids, T tau, RelaxedCache& c,
                          RelaxedOutcome<T>& out, std::span<const Index> focus = {}) const {
         const Index np = detail::check_relaxed_args(batch, bids, tau, focus);
-        check_batch(batch);
         const Index nb = batch.size(), total = batch.total_candidates();
         c.profiles = np;
         c.total = total;
@@ -273,8 +272,10 @@ public:
         c.beta_offsets[0] = 0;
         Index kmax = 1;
         for (Index b = 0; b < nb; ++b) {
-            const Index n = batch.end(b) - batch.begin(b);
-            const Index kb = std::min(batch.auction(b).num_slots(), n);
+            const AuctionView<T> a = batch.auction(b);
+            check_batch_auction(a, b);
+            const Index n = a.num_candidates();
+            const Index kb = std::min(a.num_slots(), n);
             c.k[static_cast<std::size_t>(b)] = kb;
             kmax = std::max(kmax, kb);
             c.beta_offsets[static_cast<std::size_t>(b) + 1] = c.beta_offsets[static_cast<std::size_t>(b)] + kb;
@@ -333,9 +334,13 @@ public:
             const Index o = c.segments[static_cast<std::size_t>(s)], n = c.segments[static_cast<std::size_t>(s) + 1] - o;
             const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
             const auto p = c.sort.p.block(s);
-            for (Index kk = 0; kk < kb; ++kk) out.alloc.col(kk).segment(o, n) = p.row(kk).transpose();
-            c.click.segment(o, n).noalias() = p.topRows(kb).transpose() * c.beta.segment(bo, kb);
-            c.click.segment(o, n).array() *= c.ctr.segment(c.offsets[static_cast<std::size_t>(b)], n).array();
+            auto click = c.click.segment(o, n);
+            click.setZero();
+            for (Index kk = 0; kk < kb; ++kk) {
+                out.alloc.col(kk).segment(o, n) = p.row(kk).transpose();
+                click += c.beta[bo + kk] * p.row(kk).transpose();
+            }
+            click.array() *= c.ctr.segment(c.offsets[static_cast<std::size_t>(b)], n).array();
         }
         out.click = c.click;
         out.price = c.price;
@@ -407,20 +412,17 @@ public:
     }
 
 private:
-    // The relaxed pass's checks beyond those the batch made when its auctions were
+    // The relaxed pass's checks of auction b beyond those the batch made when it was
     // pushed (validate): the feature width and ordinary auctions only.
-    void check_batch(const Batch<T>& batch) const {
-        for (Index b = 0; b < batch.size(); ++b) {
-            const AuctionView<T> a = batch.auction(b);
-            detail::require(!a.joint(), "owners", kNone, "DNA takes ordinary auctions, not joint ones", b);
-            const Index d = cfg_.feature_dim;
-            const bool ok = d == 0 ? a.features.cols() == 0
-                                   : (a.features.cols() == d && a.features.rows() == a.num_candidates());
-            detail::require(ok, "features", kNone, [&] {
-                return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
-                       " but the model takes N x " + std::to_string(d);
-            }, b);
-        }
+    void check_batch_auction(const AuctionView<T>& a, Index b) const {
+        detail::require(!a.joint(), "owners", kNone, "DNA takes ordinary auctions, not joint ones", b);
+        const Index d = cfg_.feature_dim;
+        const bool ok =
+            d == 0 ? a.features.cols() == 0 : (a.features.cols() == d && a.features.rows() == a.num_candidates());
+        detail::require(ok, "features", kNone, [&] {
+            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
+                   " but the model takes N x " + std::to_string(d);
+        }, b);
     }
     // `run` after validation: the auction alone in the buffers of its N.
     void serve_validated(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {

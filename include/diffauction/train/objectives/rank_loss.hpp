@@ -167,11 +167,6 @@ public:
             if (w != T(0)) fm_ += w * columns.col(l);
         }
         f_.resize(total);
-        for (Index b = 0; b < batch.size(); ++b) {
-            const Index o = batch.begin(b), n = batch.end(b) - o;
-            f_.segment(o, n).array() =
-                rev_coef * (out.price.segment(o, n).array() * batch.auction(b).ctr.array()) + fm_.segment(o, n).array();
-        }
         if (d != nullptr) {
             d->d_alloc.setZero(total, out.max_slots());
             d->d_click.resize(0);
@@ -186,7 +181,8 @@ public:
         for (Index b = 0; b < batch.size(); ++b) {
             const AuctionView<T> a = batch.auction(b);
             const Index o = batch.begin(b), n = a.num_candidates(), kb = std::min(a.num_slots(), n);
-            const auto f = f_.segment(o, n);
+            auto f = f_.segment(o, n);
+            f.array() = rev_coef * (out.price.segment(o, n).array() * a.ctr.array()) + fm_.segment(o, n).array();
             detail::top_k_descending<T>(f, target_.data() + o, n, kb);
             T ce_b = T(0);
             for (Index kk = 0; kk < kb; ++kk) {
