@@ -11,7 +11,8 @@
 
 #include <diffauction/data/synthetic_market.hpp>
 #include <diffauction/mechanisms/learned/dna.hpp>
-#include <diffauction/train/dna_training.hpp>
+#include <diffauction/train/objectives/rank_loss.hpp>
+#include <diffauction/train/relaxed_trainable.hpp>
 #include <diffauction/train/adam.hpp>
 
 #include "learned_market.hpp"
@@ -51,11 +52,13 @@ void BM_DnaServeBatch_N30_K3(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(views.size()));
 }
 
-// state.range(0): DnaTrainable's chunk size in auctions (0: the library default).
+// state.range(0): RelaxedTrainable's chunk size in auctions (0: the library default).
 void BM_DnaTrainStep_B128_N30_K3(benchmark::State& state) {
     const auto market = bench::learned_market();
     Dna<float> dna = dna_model(market.feature_dim());
-    DnaTrainable<float> trainable(dna, market.generate(128, 4));
+    const std::vector<Sample<float>> data = market.generate(128, 4);
+    RelaxedTrainable<Dna<float>, RankLoss<float>> trainable(dna, data,
+                                                            RankLoss<float>(normalise_objective<float>({}, data)));
     if (state.range(0) > 0) trainable.set_chunk_auctions(state.range(0));
     std::vector<Index> items(128);
     std::iota(items.begin(), items.end(), Index{0});

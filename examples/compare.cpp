@@ -94,10 +94,11 @@ Dna<double> train_revenue_dna(const SyntheticMarket<double>& market, std::vector
     cfg.feature_dim = market.feature_dim();
     Dna<double> model(cfg);
     model.init(seed);
-    DnaObjective<double> obj;  // revenue only
+    RankObjective<double> obj;  // revenue only
     obj.alpha = 0.1;
     const Index items = static_cast<Index>(train.size());
-    DnaTrainable<double> trainable(model, std::move(train), obj);
+    RelaxedTrainable<Dna<double>, RankLoss<double>> trainable(model, train,
+                                                              RankLoss<double>(normalise_objective<double>(obj, train)));
     TrainerOptions<double> opt;
     opt.batch_size = 128;
     opt.max_steps = steps;

@@ -244,7 +244,7 @@ struct Curve {
 
 struct Trained {
     Dna<T> model;
-    DnaObjective<T> objective;  ///< with the scales normalise_objective chose
+    RankObjective<T> objective;  ///< with the scales normalise_objective chose
     Curve curve;
     double seconds = 0;
 };
@@ -256,14 +256,16 @@ Trained train_dna(const Args& args, const SyntheticMarket<T>& market, const std:
     Trained t{Dna<T>(cfg), {}, {}, 0};
     t.model.init(args.seed + 2);
 
-    DnaObjective<T> obj;
+    RankObjective<T> obj;
     obj.revenue = static_cast<T>(lambda);
     obj.metrics.assign(MarketMetric::count, T(0));
     obj.metrics[static_cast<std::size_t>(column)] = static_cast<T>(1.0 - lambda);
     obj.alpha = static_cast<T>(args.alpha);
-    // normalise = true: the scales are the training means (normalise_objective).
-    DnaTrainable<T> trainable(t.model, train, obj, default_dna_tau_schedule<T>());
-    t.objective = trainable.objective();
+    // The scales are the training means (normalise_objective).
+    RelaxedTrainable<Dna<T>, RankLoss<T>> trainable(t.model, train,
+                                                    RankLoss<T>(normalise_objective<T>(obj, train)),
+                                                    default_tau_schedule<T>());
+    t.objective = trainable.objective().objective();
 
     TrainerOptions<T> opt;
     opt.batch_size = args.batch;

@@ -113,7 +113,8 @@ Dna<T> train_dna(const SyntheticMarket<T>& market, std::vector<Sample<T>> train,
     Dna<T> model(cfg);
     model.init(seed);
     const Index items = static_cast<Index>(train.size());
-    DnaTrainable<T> trainable(model, std::move(train), DnaObjective<T>{});
+    RelaxedTrainable<Dna<T>, RankLoss<T>> trainable(model, train,
+                                                    RankLoss<T>(normalise_objective<T>(RankObjective<T>{}, train)));
     TrainerOptions<T> opt;
     opt.max_steps = steps;
     opt.seed = seed + 1;

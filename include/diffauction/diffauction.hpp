@@ -55,6 +55,7 @@
 #include "diffauction/mechanisms/learned/edgenet.hpp"
 #include "diffauction/mechanisms/learned/regret_net.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
+#include "diffauction/mechanisms/relaxed.hpp"
 
 // Metrics and evaluation (SPEC §5).
 #include "diffauction/metrics/business.hpp"
@@ -68,12 +69,16 @@
 #include "diffauction/data/synthetic_market.hpp"
 #include "diffauction/data/values.hpp"
 
-// Training: Adam, schedules, the trainer loop, the regret trainer, adapters (SPEC §2).
+// Training: Adam, schedules, the trainer loop, the regret trainer, the relaxed-model
+// adapter and EdgeNet's (SPEC §2).
 #include "diffauction/train/adam.hpp"
 #include "diffauction/train/aug_lagrangian.hpp"
-#include "diffauction/train/dna_training.hpp"
 #include "diffauction/train/edgenet_training.hpp"
 #include "diffauction/train/misreport.hpp"
 #include "diffauction/train/progress.hpp"
+#include "diffauction/train/relaxed_trainable.hpp"
 #include "diffauction/train/schedule.hpp"
 #include "diffauction/train/trainer.hpp"
+
+// Training objectives over relaxed outcomes (DNA's rank loss).
+#include "diffauction/train/objectives/rank_loss.hpp"

@@ -36,6 +36,16 @@ struct Stacked {
         for (Index i = 0; i < static_cast<Index>(r.size()); ++i) data.push_back(r[static_cast<std::size_t>(i)]);
         offsets.push_back(static_cast<Index>(data.size()));
     }
+    /// Appends entry b of `from` (another Stacked).
+    void append_from(const Stacked& from, Index b) {
+        data.insert(data.end(), from.at(b), from.at(b) + from.len(b));
+        offsets.push_back(static_cast<Index>(data.size()));
+    }
+    /// Empties the column, keeping its capacity.
+    void clear() {
+        data.clear();
+        offsets.assign(1, 0);
+    }
     const V* at(Index b) const { return data.data() + offsets[static_cast<std::size_t>(b)]; }
     Index len(Index b) const {
         return offsets[static_cast<std::size_t>(b) + 1] - offsets[static_cast<std::size_t>(b)];
@@ -87,6 +97,42 @@ public:
         context_.append(a.context);
         owners_.append(a.owners);
         priors_.append(a.priors);
+    }
+
+    /// Empties the batch, keeping its storage (refilling it allocates nothing once
+    /// it has held as much).
+    void clear() {
+        features_.clear();
+        dim_ = 0;
+        for (auto* s : {&bids_, &ctr_, &cvr_, &price_, &slot_ctr_, &context_}) s->clear();
+        owners_.clear();
+        priors_.clear();
+    }
+
+    /// Makes this batch the auctions `items` of `from`, in that order (repeats
+    /// allowed), reusing this batch's storage. The auctions are copied without being
+    /// validated again: `from` validated them when they were pushed. Throws
+    /// input_error ("items") for an index outside [0, from.size()); `from` must not
+    /// be this batch.
+    void assign(const Batch& from, std::span<const Index> items) {
+        detail::require(&from != this, "batch", kNone, "cannot be assigned from itself");
+        for (std::size_t q = 0; q < items.size(); ++q)
+            detail::require(items[q] >= 0 && items[q] < from.size(), "items", static_cast<Index>(q),
+                            "is out of range");
+        clear();
+        dim_ = from.dim_;
+        for (const Index b : items) {
+            features_.insert(features_.end(), from.features_.data() + from.begin(b) * dim_,
+                             from.features_.data() + from.end(b) * dim_);
+            bids_.append_from(from.bids_, b);
+            ctr_.append_from(from.ctr_, b);
+            cvr_.append_from(from.cvr_, b);
+            price_.append_from(from.price_, b);
+            slot_ctr_.append_from(from.slot_ctr_, b);
+            context_.append_from(from.context_, b);
+            owners_.append_from(from.owners_, b);
+            priors_.append_from(from.priors_, b);
+        }
     }
 
     /// View of auction b, without copying. Bidder indices are local to the auction.

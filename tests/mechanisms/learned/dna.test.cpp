@@ -1,13 +1,14 @@
-// DNA (SPEC §4.1): gradient of the full training loss, serving properties at τ = 0
-// (IR, monotone allocation, Ψ_v = Ψ_p = 0), bid-free set encoder, permutation
+// DNA (SPEC §4.1): the relaxed outcome (gradient in θ and in the bids over C = 1 and 3
+// bid profiles, accumulation, profile and batch invariance), serving properties at
+// τ = 0 (IR, monotone allocation, Ψ_v = Ψ_p = 0), bid-free set encoder, permutation
 // equivariance, a hand-worked single-unit case, validation, allocation-free and
-// thread-safe serving, float instantiation, and the Trainer adapter.
+// thread-safe serving, float instantiation. The rank loss over the outcome and the
+// Trainer adapter: tests/train/objectives/rank_loss.test.cpp.
 #include <catch2/catch.hpp>
 
 #include <diffauction/mechanisms/learned/dna.hpp>
-#include <diffauction/train/dna_training.hpp>
+#include <diffauction/mechanisms/relaxed.hpp>
 #include <diffauction/metrics/ic.hpp>
-#include <diffauction/train/trainer.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "support/alloc_counter.hpp"
+#include "support/dna_samples.hpp"
 #include "support/gradcheck.hpp"
 #include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
@@ -24,151 +26,252 @@
 using namespace diffauction;
 using test::field_of;
 using test::kGradTol;
+using test::random_sample;
 using test::slot_of;
 
 static_assert(Mechanism<Dna<double>>);
 static_assert(Mechanism<Dna<float>>);
-static_assert(TrainableModel<DnaTrainable<double>, double>);
-static_assert(TrainableModel<DnaTrainable<float>, float>);
+static_assert(RelaxedMechanism<Dna<double>>);
+static_assert(RelaxedMechanism<Dna<float>>);
 
 namespace {
 
-/// The gradient-check sizes of the brief: D = 3, φ₁ {6, 4}, φ₂ {3}, Q = 2, Z = 3.
-DnaConfig small_config() {
-    DnaConfig c;
-    c.feature_dim = 3;
-    c.phi1 = {6, 4};
-    c.phi2 = {3};
-    c.groups = 2;
-    c.units = 3;
-    return c;
-}
-
-/// A sample around test::random_auction: truthful values = bids, bids scaled by
-/// `bid_scale`, and N x 4 positive metric columns.
-template <Scalar T>
-Sample<T> random_sample(Rng& rng, Index n, Index k, Index d, double bid_scale = 1.0) {
-    Sample<T> s;
-    s.auction = test::random_auction<T>(rng, n, k, d);
-    s.auction.bids *= static_cast<T>(bid_scale);
-    s.truth.values = s.auction.bids;
-    s.log.metrics.resize(n, 4);
-    for (Index i = 0; i < s.log.metrics.size(); ++i) s.log.metrics.data()[i] = static_cast<T>(rng.uniform(0.01, 1.0));
-    return s;
-}
+DnaConfig small_config() { return test::small_dna_config(); }
 
 /// Everything discrete in a relaxed forward pass: active units of r and r⁻¹, the
-/// hard orders, the F_all orders and which raw prices are positive. Equal at θ and
-/// θ ± δ for every coordinate means no tie is within δ: the loss is smooth there.
-std::vector<Index> discrete_state(const Dna<double>::TrainCache& c) {
+/// hard orders and which raw prices are positive. Equal at x and x ± δ for every
+/// coordinate means no tie is within δ: the outcome is smooth there.
+std::vector<Index> discrete_state(const Dna<double>::RelaxedCache& c) {
     std::vector<Index> s = c.score.active;
     s.insert(s.end(), c.inverse.active.begin(), c.inverse.active.end());
     s.insert(s.end(), c.sort.order.begin(), c.sort.order.end());
-    s.insert(s.end(), c.target.begin(), c.target.end());
     for (Index i = 0; i < c.raw.size(); ++i) s.push_back(c.raw[i] > 0 ? 1 : 0);
     return s;
 }
 
-}  // namespace
-
-TEST_CASE("DNA: finite-difference gradient of the full loss (N = 2, 4, 5; K = 2)", "[mechanisms][dna][grad]") {
-    const std::vector<Sample<double>> none;
-    const std::vector<Index> items{0, 1, 2};
-    int checked = 0;
-    for (std::uint64_t seed = 1; seed < 40 && checked < 3; ++seed) {
-        Rng rng(700 + seed);
-        std::vector<Sample<double>> samples;
-        for (Index n : {2, 4, 5}) samples.push_back(random_sample<double>(rng, n, 2, 3, 3.0));
-        Dna<double> model(small_config());
-        model.init(seed);
-        model.theta() += test::random_vector(rng, model.theta().size(), 0.2);  // biases off 0, both ELU sides
-        DnaObjective<double> obj;
-        obj.revenue = 1.0;
-        obj.metrics = {0.5, 0.0, 0.3};
-        obj.alpha = 0.7;
-        obj = normalise_objective<double>(obj, samples);
-        const double tau = checked == 0 ? 0.5 : 1.0;
-
-        Dna<double>::TrainCache c;
-        const Eigen::VectorXd theta0 = model.theta();
-        auto loss_at = [&](const Eigen::VectorXd& th) {
-            model.theta() = th;
-            const double l = model.relaxed_forward(samples, items, obj, tau, c);
-            model.theta() = theta0;
-            return l;
-        };
-        // Perturb away from ties: redraw unless no discrete choice flips within ±1e-4.
-        loss_at(theta0);
-        const std::vector<Index> state = discrete_state(c);
-        bool stable = true;
-        for (Index i = 0; i < theta0.size() && stable; ++i)
-            for (double delta : {-1e-4, 1e-4}) {
-                Eigen::VectorXd th = theta0;
-                th[i] += delta;
-                loss_at(th);
-                stable = stable && discrete_state(c) == state;
-            }
-        if (!stable) continue;
-        INFO("seed " << seed << ", tau " << tau);
-
-        const double loss = model.relaxed_forward(samples, items, obj, tau, c);
-        CHECK(std::isfinite(loss));
-        CHECK(c.loss_tgt < 0);  // F_all > 0 here (positive metrics), so L_tgt = -Σ β P̂ F < 0
-        CHECK(c.loss_ce > 0);
-        // The revenue path is live: some candidate has a positive price.
-        CHECK(c.price.maxCoeff() > 0);
-        Eigen::VectorXd grad = Eigen::VectorXd::Zero(theta0.size());
-        model.relaxed_backward(c, grad);
-        const Eigen::VectorXd num = test::numeric_gradient(loss_at, theta0);
-        CHECK(test::relative_error(grad, num) < kGradTol);
-        // Each part on its own (so neither hides behind the other).
-        for (int part = 0; part < 2; ++part) {
-            DnaObjective<double> o = obj;
-            if (part == 0) o.alpha = 0;                       // L_tgt only (through prices and P̂)
-            else o.revenue = 0, o.metrics = {}, o.alpha = 1;  // L_ce only
-            auto f = [&](const Eigen::VectorXd& th) {
-                model.theta() = th;
-                const double l = model.relaxed_forward(samples, items, o, tau, c);
-                model.theta() = theta0;
-                return l;
-            };
-            model.relaxed_forward(samples, items, o, tau, c);
-            Eigen::VectorXd g = Eigen::VectorXd::Zero(theta0.size());
-            model.relaxed_backward(c, g);
-            CHECK(g.norm() > 0);
-            CHECK(test::relative_error(g, test::numeric_gradient(f, theta0)) < kGradTol);
-        }
-        // Accumulation: a second backward on the same cache doubles the gradient.
-        model.relaxed_forward(samples, items, obj, tau, c);
-        Eigen::VectorXd twice = grad;
-        model.relaxed_backward(c, twice);
-        CHECK((twice - 2 * grad).norm() <= 1e-12 * grad.norm());
-        ++checked;
+/// L = Σ R_a ⊙ alloc + r_c·click + r_p·payment, a random linear functional.
+struct Functional {
+    MatrixX<double> ra;
+    Eigen::VectorXd rc, rp;
+    double operator()(const RelaxedOutcome<double>& o) const {
+        return (ra.array() * o.alloc.array()).sum() + rc.dot(o.click) + rp.dot(o.payment);
     }
-    REQUIRE(checked == 3);
+    RelaxedGradient<double> gradient() const { return {ra, rc, rp}; }
+};
+
+/// C profiles of the batch's bids: profile 0 truthful, the others scaled per
+/// candidate by U[0.3, 1.7].
+Eigen::VectorXd profiles_of(const Batch<double>& batch, Index c, Rng& rng) {
+    Eigen::VectorXd one;
+    relaxed_candidate_bids(batch, one);
+    Eigen::VectorXd bids(c * one.size());
+    for (Index p = 0; p < c; ++p)
+        for (Index i = 0; i < one.size(); ++i) bids[p * one.size() + i] = one[i] * (p == 0 ? 1.0 : rng.uniform(0.3, 1.7));
+    return bids;
 }
 
-TEST_CASE("DNA: the loss is the mean over auctions (batch invariance)", "[mechanisms][dna][grad]") {
+/// Profile p of `out` as a one-profile outcome.
+RelaxedOutcome<double> profile_of(const RelaxedOutcome<double>& out, Index p) {
+    RelaxedOutcome<double> r;
+    r.reset(1, out.total, out.max_slots());
+    r.alloc = out.alloc.middleRows(out.row(p, 0), out.total);
+    r.click = out.click.segment(out.row(p, 0), out.total);
+    r.payment = out.payment.segment(out.row(p, 0), out.total);
+    r.price = out.price.segment(out.row(p, 0), out.total);
+    return r;
+}
+
+/// max |a − b| over the four members (alloc over the first min(Kmax) columns; the
+/// rest must be 0 in both).
+double max_diff(const RelaxedOutcome<double>& a, const RelaxedOutcome<double>& b) {
+    REQUIRE(a.rows() == b.rows());
+    const Index k = std::min(a.max_slots(), b.max_slots());
+    double d = (a.alloc.leftCols(k) - b.alloc.leftCols(k)).cwiseAbs().maxCoeff();
+    if (a.max_slots() > k) d = std::max(d, a.alloc.rightCols(a.max_slots() - k).cwiseAbs().maxCoeff());
+    if (b.max_slots() > k) d = std::max(d, b.alloc.rightCols(b.max_slots() - k).cwiseAbs().maxCoeff());
+    d = std::max(d, (a.click - b.click).cwiseAbs().maxCoeff());
+    d = std::max(d, (a.payment - b.payment).cwiseAbs().maxCoeff());
+    return std::max(d, (a.price - b.price).cwiseAbs().maxCoeff());
+}
+
+}  // namespace
+
+TEST_CASE("DNA relaxed outcome: finite-difference gradient in θ and in the bids (C = 1, 3; N = 2, 4, 5)",
+          "[mechanisms][dna][grad]") {
+    for (const Index np : {Index{1}, Index{3}}) {
+        int checked = 0;
+        for (std::uint64_t seed = 1; seed < 40 && checked < 2; ++seed) {
+            Rng rng(700 + seed);
+            std::vector<Sample<double>> samples;
+            // K = 3, 2, 3: auction 0 has K_b = N = 2 < Kmax = 3, auction 1 K_b = 2.
+            samples.push_back(random_sample<double>(rng, 2, 3, 3, 3.0));
+            samples.push_back(random_sample<double>(rng, 4, 2, 3, 3.0));
+            samples.push_back(random_sample<double>(rng, 5, 3, 3, 3.0));
+            const Batch<double> batch = test::batch_of(samples, {0, 1, 2});
+            const Eigen::VectorXd bids0 = profiles_of(batch, np, rng);
+            Dna<double> model(small_config());
+            model.init(seed);
+            model.theta() += test::random_vector(rng, model.theta().size(), 0.2);  // biases off 0, both ELU sides
+            const double tau = checked == 0 ? 0.5 : 1.0;
+            const Index rows = np * batch.total_candidates();
+            const Functional fn{test::random_matrix(rng, rows, 3), test::random_vector(rng, rows),
+                                test::random_vector(rng, rows)};
+
+            Dna<double>::RelaxedCache c;
+            RelaxedOutcome<double> out;
+            const Eigen::VectorXd theta0 = model.theta();
+            auto at = [&](const Eigen::VectorXd& th, const Eigen::VectorXd& bids) {
+                model.theta() = th;
+                model.relaxed_forward(batch, bids, tau, c, out);
+                model.theta() = theta0;
+                return fn(out);
+            };
+            // Perturb away from ties: redraw unless no discrete choice flips within ±1e-4.
+            at(theta0, bids0);
+            const std::vector<Index> state = discrete_state(c);
+            bool stable = true;
+            for (Index i = 0; i < theta0.size() + rows && stable; ++i)
+                for (double delta : {-1e-4, 1e-4}) {
+                    Eigen::VectorXd th = theta0, bids = bids0;
+                    if (i < theta0.size()) th[i] += delta;
+                    else bids[i - theta0.size()] += delta;
+                    at(th, bids);
+                    stable = stable && discrete_state(c) == state;
+                }
+            if (!stable) continue;
+            INFO("C " << np << ", seed " << seed << ", tau " << tau);
+
+            at(theta0, bids0);
+            REQUIRE(out.rows() == rows);
+            REQUIRE(out.max_slots() == 3);
+            // K_b = 2 for auctions 0 and 1: their third slot is empty.
+            for (Index p = 0; p < np; ++p)
+                CHECK(out.alloc.col(2).segment(out.row(p, 0), 6).cwiseAbs().maxCoeff() == 0.0);
+            // The price path is live: some candidate has a positive price.
+            CHECK(out.price.maxCoeff() > 0);
+            CHECK((out.payment - out.price.cwiseProduct(out.click)).norm() == 0.0);
+            Eigen::VectorXd grad = Eigen::VectorXd::Zero(theta0.size()), d_bids;
+            model.relaxed_backward(c, fn.gradient(), grad, &d_bids);
+            REQUIRE(d_bids.size() == rows);
+            CHECK(test::relative_error(
+                      grad, test::numeric_gradient([&](const Eigen::VectorXd& th) { return at(th, bids0); }, theta0)) <
+                  kGradTol);
+            CHECK(test::relative_error(
+                      d_bids, test::numeric_gradient([&](const Eigen::VectorXd& b) { return at(theta0, b); }, bids0)) <
+                  kGradTol);
+            // Each member on its own (so that none hides behind the others), empty = 0.
+            for (int part = 0; part < 3; ++part) {
+                RelaxedGradient<double> d;  // the other members empty: 0
+                Functional f = fn;
+                f.ra.setZero();
+                f.rc.setZero();
+                f.rp.setZero();
+                if (part == 0) d.d_alloc = f.ra = fn.ra;
+                if (part == 1) d.d_click = f.rc = fn.rc;
+                if (part == 2) d.d_payment = f.rp = fn.rp;
+                at(theta0, bids0);
+                Eigen::VectorXd g = Eigen::VectorXd::Zero(theta0.size()), db;
+                model.relaxed_backward(c, d, g, &db);
+                auto fp = [&](const Eigen::VectorXd& th, const Eigen::VectorXd& b) {
+                    model.theta() = th;
+                    model.relaxed_forward(batch, b, tau, c, out);
+                    model.theta() = theta0;
+                    return f(out);
+                };
+                CHECK(g.norm() > 0);
+                CHECK(test::relative_error(
+                          g, test::numeric_gradient([&](const Eigen::VectorXd& th) { return fp(th, bids0); }, theta0)) <
+                      kGradTol);
+                CHECK(test::relative_error(
+                          db, test::numeric_gradient([&](const Eigen::VectorXd& b) { return fp(theta0, b); }, bids0)) <
+                      kGradTol);
+            }
+            // Accumulation: a second backward on the same cache doubles the gradient and
+            // writes the same d_bids.
+            at(theta0, bids0);
+            Eigen::VectorXd once = Eigen::VectorXd::Zero(theta0.size()), db1, db2;
+            model.relaxed_backward(c, fn.gradient(), once, &db1);
+            Eigen::VectorXd twice = once;
+            model.relaxed_backward(c, fn.gradient(), twice, &db2);
+            CHECK((twice - 2 * once).norm() <= 1e-12 * once.norm());
+            CHECK((db2 - db1).norm() == 0.0);
+            Eigen::VectorXd g_null = Eigen::VectorXd::Zero(theta0.size());
+            model.relaxed_backward(c, fn.gradient(), g_null, nullptr);
+            CHECK((g_null - once).norm() == 0.0);
+            ++checked;
+        }
+        REQUIRE(checked == 2);
+    }
+}
+
+TEST_CASE("DNA relaxed outcome: profile c of a C-profile run is that profile run alone",
+          "[mechanisms][dna][grad]") {
+    Rng rng(705);
+    std::vector<Sample<double>> samples;
+    for (Index n : {1, 3, 6, 4}) samples.push_back(random_sample<double>(rng, n, 1 + rng.uniform_int(3), 3, 3.0));
+    const Batch<double> batch = test::batch_of(samples, {0, 1, 2, 3});
+    const Index total = batch.total_candidates(), np = 3;
+    const Eigen::VectorXd bids = profiles_of(batch, np, rng);
+    Dna<double> model(small_config());
+    model.init(12);
+    model.theta() += test::random_vector(rng, model.theta().size(), 0.2);
+    const double tau = 0.7;
+    Dna<double>::RelaxedCache c;
+    RelaxedOutcome<double> all;
+    const std::vector<Index> focus{kNone, 2, kNone};  // a hint DNA ignores
+    model.relaxed_forward(batch, bids, tau, c, all, focus);
+    const Functional fn{test::random_matrix(rng, np * total, all.max_slots()), test::random_vector(rng, np * total),
+                        test::random_vector(rng, np * total)};
+    Eigen::VectorXd g_all = Eigen::VectorXd::Zero(model.theta().size()), db_all;
+    model.relaxed_backward(c, fn.gradient(), g_all, &db_all);
+
+    Eigen::VectorXd g_sum = Eigen::VectorXd::Zero(model.theta().size());
+    for (Index p = 0; p < np; ++p) {
+        INFO("profile " << p);
+        RelaxedOutcome<double> one;
+        model.relaxed_forward(batch, bids.segment(p * total, total), tau, c, one);
+        CHECK(max_diff(profile_of(all, p), one) <= 1e-12);
+        CHECK(max_diff(profile_of(all, p), one) == 0.0);  // in fact bit for bit
+        const RelaxedGradient<double> d{fn.ra.middleRows(p * total, total), fn.rc.segment(p * total, total),
+                                        fn.rp.segment(p * total, total)};
+        Eigen::VectorXd db;
+        model.relaxed_backward(c, d, g_sum, &db);
+        CHECK((db - db_all.segment(p * total, total)).cwiseAbs().maxCoeff() <= 1e-12 * (1 + db.cwiseAbs().maxCoeff()));
+    }
+    CHECK((g_all - g_sum).norm() <= 1e-12 * g_all.norm());
+}
+
+TEST_CASE("DNA relaxed outcome: an auction's rows in a batch are that auction alone (batch invariance)",
+          "[mechanisms][dna][grad]") {
     Rng rng(710);
     std::vector<Sample<double>> samples;
-    for (Index n : {1, 3, 6}) samples.push_back(random_sample<double>(rng, n, 2, 3, 3.0));
+    for (Index n : {1, 3, 6, 2}) samples.push_back(random_sample<double>(rng, n, 1 + rng.uniform_int(3), 3, 3.0));
+    const Batch<double> batch = test::batch_of(samples, {0, 1, 2, 3});
+    const Index total = batch.total_candidates(), np = 2;
+    const Eigen::VectorXd bids = profiles_of(batch, np, rng);
     Dna<double> model(small_config());
     model.init(11);
-    DnaObjective<double> obj;
-    obj.metrics = {1.0};
-    Dna<double>::TrainCache c;
-    double sum = 0;
-    Eigen::VectorXd gsum = Eigen::VectorXd::Zero(model.theta().size());
-    for (Index b = 0; b < 3; ++b) {
-        const std::vector<Index> one{b};
-        sum += model.relaxed_forward(samples, one, obj, 0.8, c);
-        model.relaxed_backward(c, gsum);
+    Dna<double>::RelaxedCache c;
+    RelaxedOutcome<double> all;
+    model.relaxed_forward(batch, bids, 0.8, c, all);
+    for (Index b = 0; b < batch.size(); ++b) {
+        INFO("auction " << b);
+        const Index o = batch.begin(b), n = batch.end(b) - o;
+        const Batch<double> alone = test::batch_of(samples, {b});
+        Eigen::VectorXd own(np * n);
+        for (Index p = 0; p < np; ++p) own.segment(p * n, n) = bids.segment(p * total + o, n);
+        RelaxedOutcome<double> one;
+        model.relaxed_forward(alone, own, 0.8, c, one);
+        RelaxedOutcome<double> mine;
+        mine.reset(np, n, all.max_slots());
+        for (Index p = 0; p < np; ++p) {
+            mine.alloc.middleRows(p * n, n) = all.alloc.middleRows(all.row(p, o), n);
+            mine.click.segment(p * n, n) = all.click.segment(all.row(p, o), n);
+            mine.payment.segment(p * n, n) = all.payment.segment(all.row(p, o), n);
+            mine.price.segment(p * n, n) = all.price.segment(all.row(p, o), n);
+        }
+        CHECK(max_diff(mine, one) <= 1e-12);
     }
-    const std::vector<Index> all{0, 1, 2};
-    Eigen::VectorXd g = Eigen::VectorXd::Zero(model.theta().size());
-    CHECK(model.relaxed_forward(samples, all, obj, 0.8, c) == Approx(sum / 3).epsilon(1e-12));
-    model.relaxed_backward(c, g);
-    CHECK((g - gsum / 3).norm() <= 1e-12 * g.norm());
 }
 
 TEST_CASE("DNA: τ = 0 serving over 1 000 random auctions: IR, monotone allocation, Ψ_v = Ψ_p = 0",
@@ -391,22 +494,47 @@ TEST_CASE("DNA: validation errors", "[mechanisms][dna]") {
     neg.bids[2] = -0.1;
     CHECK(field_of([&] { model.run(neg, out, ws); }) == "bids");
 
-    // Training side.
-    std::vector<Sample<double>> samples{random_sample<double>(rng, 3, 2, 3)};
-    Dna<double>::TrainCache c;
-    const std::vector<Index> bad_item{1}, item{0};
-    DnaObjective<double> obj;
-    CHECK(field_of([&] { model.relaxed_forward(samples, bad_item, obj, 1.0, c); }) == "items");
-    CHECK(field_of([&] { model.relaxed_forward(samples, item, obj, 0.0, c); }) == "tau");
-    obj.metrics = {0, 0, 0, 0, 1.0};  // column 4 does not exist
-    CHECK(field_of([&] { model.relaxed_forward(samples, item, obj, 1.0, c); }) == "log.metrics");
-    CHECK(field_of([&] { DnaTrainable<double> t(model, samples, obj); }) == "log.metrics");
-    obj.metrics = {};
-    obj.alpha = -1;
-    CHECK(field_of([&] { model.relaxed_forward(samples, item, obj, 1.0, c); }) == "objective.alpha");
-    samples[0].auction.owners = {{0, 1}, {1, 2}, {2, kNone}};
-    obj.alpha = 1;
-    CHECK(field_of([&] { model.relaxed_forward(samples, item, obj, 1.0, c); }) == "owners");
+    // Relaxed side.
+    Batch<double> batch;
+    batch.push_back(good);
+    const Eigen::VectorXd bids = good.bids;
+    Dna<double>::RelaxedCache c;
+    RelaxedOutcome<double> ro;
+    CHECK(field_of([&] { model.relaxed_forward(batch, bids, 1.0, c, ro); }) == "(no error)");
+    CHECK(field_of([&] { model.relaxed_forward(batch, bids, 0.0, c, ro); }) == "tau");
+    const Eigen::VectorXd five = Eigen::VectorXd::Ones(5), empty(0);
+    CHECK(field_of([&] { model.relaxed_forward(batch, five, 1.0, c, ro); }) == "bids");
+    CHECK(field_of([&] { model.relaxed_forward(batch, empty, 1.0, c, ro); }) == "bids");
+    Eigen::VectorXd nan_bids = bids;
+    nan_bids[1] = std::nan("");
+    CHECK(field_of([&] { model.relaxed_forward(batch, nan_bids, 1.0, c, ro); }) == "bids");
+    const std::vector<Index> two{kNone, kNone}, negative{-2}, fine{7};
+    CHECK(field_of([&] { model.relaxed_forward(batch, bids, 1.0, c, ro, two); }) == "focus");
+    CHECK(field_of([&] { model.relaxed_forward(batch, bids, 1.0, c, ro, negative); }) == "focus");
+    CHECK(field_of([&] { model.relaxed_forward(batch, bids, 1.0, c, ro, fine); }) == "(no error)");
+    CHECK(field_of([&] { model.relaxed_forward(Batch<double>(), bids, 1.0, c, ro); }) == "batch");
+    Batch<double> wide_batch;
+    wide_batch.push_back(wide);
+    CHECK(field_of([&] { model.relaxed_forward(wide_batch, bids, 1.0, c, ro); }) == "features");
+    Batch<double> joint_batch;
+    joint_batch.push_back(joint);
+    CHECK(field_of([&] { model.relaxed_forward(joint_batch, bids, 1.0, c, ro); }) == "owners");
+
+    Dna<double>::RelaxedCache fresh;
+    Eigen::VectorXd grad = Eigen::VectorXd::Zero(model.theta().size()), short_grad(3);
+    RelaxedGradient<double> d;
+    CHECK(field_of([&] { model.relaxed_backward(fresh, d, grad, nullptr); }) == "cache");
+    model.relaxed_forward(batch, bids, 1.0, c, ro);
+    CHECK(field_of([&] { model.relaxed_backward(c, d, grad, nullptr); }) == "(no error)");
+    CHECK(field_of([&] { model.relaxed_backward(c, d, short_grad, nullptr); }) == "grad");
+    d.d_click = Eigen::VectorXd::Ones(3);  // 4 rows
+    CHECK(field_of([&] { model.relaxed_backward(c, d, grad, nullptr); }) == "d_click");
+    d.d_click.resize(0);
+    d.d_alloc = MatrixX<double>::Ones(4, 5);  // Kmax = 2
+    CHECK(field_of([&] { model.relaxed_backward(c, d, grad, nullptr); }) == "d_alloc");
+    d.d_alloc.resize(0, 0);
+    d.d_payment = Eigen::VectorXd::Ones(5);
+    CHECK(field_of([&] { model.relaxed_backward(c, d, grad, nullptr); }) == "d_payment");
 }
 
 TEST_CASE("DNA: serving allocates nothing after warm-up and is thread-safe", "[mechanisms][dna][serving]") {
@@ -441,7 +569,7 @@ TEST_CASE("DNA: allocation counting sees a cold workspace allocate", "[mechanism
     CHECK(test::allocations() - before > 0);
 }
 
-TEST_CASE("DNA: float instantiation serves and trains", "[mechanisms][dna][float]") {
+TEST_CASE("DNA: float instantiation serves and runs the relaxed pass", "[mechanisms][dna][float]") {
     DnaConfig cfg = small_config();
     Dna<float> model(cfg);
     model.init(81);
@@ -459,78 +587,24 @@ TEST_CASE("DNA: float instantiation serves and trains", "[mechanisms][dna][float
             CHECK(out.price[static_cast<std::size_t>(j)] <= a.bids[j]);
         }
     }
-    DnaObjective<float> obj;
-    obj.metrics = {0.5f};
-    DnaTrainable<float> train(model, samples, obj);
-    std::vector<Index> items(20);
-    for (Index i = 0; i < 20; ++i) items[static_cast<std::size_t>(i)] = i;
-    VectorX<float> grad = VectorX<float>::Zero(model.theta().size());
-    const float loss = train.loss_and_grad(items, grad);
-    CHECK(std::isfinite(loss));
+    // The relaxed pass in float, under two profiles.
+    Batch<float> batch;
+    for (const auto& smp : samples) batch.push_back(smp.auction);
+    VectorX<float> one;
+    relaxed_candidate_bids(batch, one);
+    VectorX<float> bids(2 * one.size());
+    bids << one, 0.5f * one;
+    Dna<float>::RelaxedCache c;
+    RelaxedOutcome<float> ro;
+    model.relaxed_forward(batch, bids, 0.5f, c, ro);
+    CHECK(ro.alloc.allFinite());
+    CHECK(ro.payment.allFinite());
+    CHECK(ro.payment.sum() > 0.0f);
+    RelaxedGradient<float> d;
+    d.d_payment = VectorX<float>::Ones(ro.rows());
+    VectorX<float> grad = VectorX<float>::Zero(model.theta().size()), d_bids;
+    model.relaxed_backward(c, d, grad, &d_bids);
     CHECK(grad.allFinite());
     CHECK(grad.norm() > 0.0f);
-}
-
-TEST_CASE("DNA: the Trainer drives DnaTrainable (τ schedule through begin_step)", "[mechanisms][dna][train]") {
-    SECTION("default schedule: exponential from 1 to a floor of 0.05") {
-        const Schedule<double> s = default_dna_tau_schedule<double>();
-        CHECK(s.at(0) == 1.0);
-        CHECK(s.at(100) == Approx(std::pow(0.999, 100)).epsilon(1e-12));
-        CHECK(s.at(100000) == 0.05);
-    }
-    Rng rng(790);
-    std::vector<Sample<double>> samples;
-    for (int t = 0; t < 24; ++t) samples.push_back(random_sample<double>(rng, 1 + rng.uniform_int(6), 2, 3, 3.0));
-    Dna<double> model(small_config());
-    model.init(91);
-    const Eigen::VectorXd theta0 = model.theta();
-    DnaObjective<double> obj;
-    obj.metrics = {0.0, 1.0};
-    DnaTrainable<double> train(model, samples, obj, ExponentialSchedule<double>(1.0, 0.5, 1, 0.1));
-    CHECK(train.objective().revenue_scale > 0);
-    CHECK(train.objective().metric_scales.size() == 2);
-    TrainerOptions<double> opt;
-    opt.epochs = 2;
-    opt.batch_size = 8;
-    opt.progress = ProgressMode::never;
-    Trainer<double> trainer(opt);
-    const auto result = trainer.train(train, train.num_items());
-    CHECK(result.steps == 6);
-    CHECK(train.tau() == Approx(std::max(0.1, std::pow(0.5, 5))));  // last step is step 5
-    CHECK((model.theta() - theta0).norm() > 0);
-    CHECK(train.metrics().size() == 4);
-}
-
-TEST_CASE("DNA: DnaTrainable's chunked batches give the whole-batch loss, gradient and metrics",
-          "[mechanisms][dna][train]") {
-    Rng rng(795);
-    std::vector<Sample<double>> samples;
-    for (int t = 0; t < 23; ++t) samples.push_back(random_sample<double>(rng, 1 + rng.uniform_int(7), 3, 3, 3.0));
-    Dna<double> model(small_config());
-    model.init(93);
-    DnaObjective<double> obj;
-    obj.metrics = {0.5, 1.0};
-    DnaTrainable<double> train(model, samples, obj, ConstantSchedule<double>(0.7));
-    std::vector<Index> items;
-    for (Index i = 22; i >= 0; i -= 2) items.push_back(i);  // 12 items, out of order
-    for (Index i = 1; i < 23; i += 5) items.push_back(i);   // and 5 more, some repeated
-    // Reference: one pass over the whole batch through the public forward/backward.
-    Dna<double>::TrainCache c;
-    const double whole = model.relaxed_forward(samples, items, train.objective(), 0.7, c);
-    Eigen::VectorXd g_whole = Eigen::VectorXd::Zero(model.theta().size());
-    model.relaxed_backward(c, g_whole);
-    CHECK(train.chunk_auctions() == 16);
-    for (const Index chunk : {Index{1}, Index{4}, Index{7}, Index{16}, Index{100}}) {
-        INFO("chunk " << chunk);
-        train.set_chunk_auctions(chunk);
-        Eigen::VectorXd g = Eigen::VectorXd::Ones(model.theta().size());  // accumulates
-        const double l = train.loss_and_grad(items, g);
-        CHECK(l == Approx(whole).epsilon(1e-13));
-        CHECK((g.array() - 1.0 - g_whole.array()).abs().maxCoeff() <= 1e-13 * (1 + g_whole.lpNorm<Eigen::Infinity>()));
-        CHECK(train.metrics()[1].value == Approx(c.loss_tgt).epsilon(1e-13));
-        CHECK(train.metrics()[2].value == Approx(c.loss_ce).epsilon(1e-13));
-        CHECK(train.metrics()[3].value == Approx(c.revenue).epsilon(1e-13));
-        CHECK(train.loss(items) == Approx(whole).epsilon(1e-13));
-    }
-    CHECK(field_of([&] { train.set_chunk_auctions(0); }) == "chunk_auctions");
+    CHECK(d_bids.allFinite());
 }

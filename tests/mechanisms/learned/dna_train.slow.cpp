@@ -6,7 +6,8 @@
 
 #include <diffauction/data/synthetic_market.hpp>
 #include <diffauction/mechanisms/learned/dna.hpp>
-#include <diffauction/train/dna_training.hpp>
+#include <diffauction/train/objectives/rank_loss.hpp>
+#include <diffauction/train/relaxed_trainable.hpp>
 #include <diffauction/mechanisms/baselines/gsp.hpp>
 #include <diffauction/train/trainer.hpp>
 
@@ -46,8 +47,10 @@ TEST_CASE("DNA: training on the synthetic market raises held-out revenue", "[slo
     const double before = mean_revenue(model, held_out);
     const double gsp = mean_revenue(Gsp<double>(1.0), held_out);
 
-    DnaObjective<double> obj;  // revenue only, α = 1
-    DnaTrainable<double> trainable(model, std::move(train), obj, ExponentialSchedule<double>(1.0, 0.99, 1, 0.05));
+    RankObjective<double> obj;  // revenue only (α = 0.1, the default)
+    RelaxedTrainable<Dna<double>, RankLoss<double>> trainable(model, train,
+                                                              RankLoss<double>(normalise_objective<double>(obj, train)),
+                                                              ExponentialSchedule<double>(1.0, 0.99, 1, 0.05));
     TrainerOptions<double> opt;
     opt.epochs = 10;  // 16 steps per epoch: 160 steps
     opt.batch_size = 128;

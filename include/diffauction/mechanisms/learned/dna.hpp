@@ -1,6 +1,8 @@
 // diffauction/mechanisms/learned/dna.hpp - DNA, the Deep Neural Auction (SPEC §4.1; Liu et
-// al., KDD 2021): the serving mechanism (τ = 0) and the relaxed outcome and loss used
-// in training; train/dna_training.hpp plugs it into the Trainer.
+// al., KDD 2021): the serving mechanism (τ = 0) and the relaxed outcome (τ > 0, the
+// RelaxedMechanism contract of mechanisms/relaxed.hpp). The training loss is an
+// objective over that outcome (train/objectives/rank_loss.hpp), joined to the Trainer
+// by train/relaxed_trainable.hpp.
 //
 //   x_i  = [features_i, ctr_i, cvr_i]              bid-free input (choice, see Dna)
 //   h'_i = DeepSet(x over i's auction)_i           context; bids never enter
@@ -8,15 +10,15 @@
 //   r_i  = MinMax(b_i; x'_i)                       strictly increasing in b_i
 //   serving: sort by r (ties → lower index), top min(K, N) win; slot k pays
 //            p = min(max(0, r⁻¹(r_(k+1); x'_i)), b_i) per click (0 when nobody is below)
-//   training: P̂ = NeuralSort(r, τ) (first K rows), F_all[i] = Σ_l λ_l f_l(i),
-//            L = −Σ_k β_k P̂[k,:]·F_all − (α/K) Σ_k log P̂[k, y_k]
+//   relaxed:  P̂ = NeuralSort(r, τ) (first K rows per auction and bid profile),
+//            alloc = P̂ᵀ, price_i = max(0, r⁻¹(r_next(i); x'_i)) (next in the hard order),
+//            click_i = ctr_i Σ_k β_k P̂[k, i], payment_i = price_i·click_i
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
-#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,11 +31,11 @@
 #include "diffauction/core/outcome.hpp"
 #include "diffauction/core/params.hpp"
 #include "diffauction/core/rng.hpp"
-#include "diffauction/core/sample.hpp"
 #include "diffauction/core/types.hpp"
 #include "diffauction/io/persist.hpp"
 #include "diffauction/mechanisms/learned/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
+#include "diffauction/mechanisms/relaxed.hpp"
 #include "diffauction/nn/deep_set.hpp"
 #include "diffauction/nn/minmax.hpp"
 #include "diffauction/sort/neural_sort.hpp"
@@ -49,53 +51,6 @@ struct DnaConfig {
     Index groups = 5;                  ///< Q: MIN-MAX groups
     Index units = 20;                  ///< Z: linear units per group
 };
-
-/// Weights of the training objective F_all[i] = Σ_l λ_l f_l(i) and of L_ce.
-///
-/// Units (choice): every term is divided by its scale, so that with scales equal to
-/// the terms' typical sizes the λ's are dimensionless mix weights. `DnaTrainable`
-/// sets the scales to training-set means by default (`normalise_objective`); with
-/// all scales 1 the λ's carry the units of their terms (revenue per impression at
-/// position factor 1, and whatever the metric columns hold).
-template <Scalar T>
-struct DnaObjective {
-    /// λ of revenue, f_rev(i) = price_i·ctr_i, price_i = max(0, r⁻¹(r_next(i); x'_i))
-    /// from the candidate right below i in the hard order (0 for the last one).
-    T revenue = T(1);
-    /// λ_l of column l of `Log::metrics` (for the synthetic market: MarketMetric —
-    /// ctr, ctr·cvr, ctr·cvr·price (GMV), ctr·value); may be shorter than L (missing = 0).
-    std::vector<T> metrics{};
-    T revenue_scale = T(1);          ///< f_rev is divided by this (> 0)
-    std::vector<T> metric_scales{};  ///< f_l is divided by metric_scales[l] (> 0; missing = 1)
-    /// Weight α of L_ce (>= 0). (choice) 0.1: on the synthetic market, revenue-only
-    /// training (2 500 steps, examples/train_dna.cpp) reached a held-out RPM of 345 at
-    /// α = 1, 369 at α = 0.1, 371 at α = 0.03 and 369 at α = 0: L_ce's target order
-    /// (realised price·ctr) conflicts with the revenue term once τ is small.
-    T alpha = T(0.1);
-};
-
-namespace detail {
-template <Scalar T>
-void validate_objective(const DnaObjective<T>& o) {
-    require(std::isfinite(o.revenue), "objective.revenue", kNone, "must be finite");
-    require(std::isfinite(o.revenue_scale) && o.revenue_scale > T(0), "objective.revenue_scale", kNone,
-            "must be finite and > 0");
-    for (std::size_t l = 0; l < o.metrics.size(); ++l)
-        require(std::isfinite(o.metrics[l]), "objective.metrics", static_cast<Index>(l), "must be finite");
-    for (std::size_t l = 0; l < o.metric_scales.size(); ++l)
-        require(std::isfinite(o.metric_scales[l]) && o.metric_scales[l] > T(0), "objective.metric_scales",
-                static_cast<Index>(l), "must be finite and > 0");
-    require(std::isfinite(o.alpha) && o.alpha >= T(0), "objective.alpha", kNone, "must be finite and >= 0");
-}
-/// Number of metric columns the objective reads (index of the last non-zero λ + 1).
-template <Scalar T>
-Index metric_columns_used(const DnaObjective<T>& o) {
-    Index used = 0;
-    for (std::size_t l = 0; l < o.metrics.size(); ++l)
-        if (o.metrics[l] != T(0)) used = static_cast<Index>(l) + 1;
-    return used;
-}
-}  // namespace detail
 
 /// The Deep Neural Auction over one flat parameter vector (STYLE.md).
 ///
@@ -114,6 +69,11 @@ Index metric_columns_used(const DnaObjective<T>& o) {
 /// Because r is strictly increasing in b_i and nobody else's score depends on b_i,
 /// the allocation is monotone and the price is the critical bid: exact IC for value
 /// maximisers (Ψ_v = Ψ_p = 0 up to rounding).
+///
+/// Relaxed (`relaxed_forward` / `relaxed_backward`, the RelaxedMechanism contract of
+/// mechanisms/relaxed.hpp): the same scores under C bid profiles at once, NeuralSort
+/// instead of the hard sort, and the serving price without its min(·, b_i) (which only
+/// absorbs rounding at τ = 0); the set encoder runs once per auction for all profiles.
 ///
 /// The model is immutable while serving: threads share it, each with its own
 /// Workspace and Outcome.
@@ -158,42 +118,33 @@ public:
         Workspace single;            ///< auctions of more than kBatchRows candidates, and ranking scratch
     };
 
-    /// Forward values of the relaxed outcome over a ragged batch of samples, and
-    /// backward scratch; reuse one per thread (resize only).
-    struct TrainCache {
+    /// What `relaxed_backward` needs from the last `relaxed_forward` (mechanisms/relaxed.hpp),
+    /// plus backward scratch; caller-owned, reuse one per thread (resize only).
+    struct RelaxedCache {
+        Index profiles = 0;              ///< C
+        Index total = 0;                 ///< candidate rows of the batch
         std::vector<Index> offsets;      ///< B + 1 candidate offsets of the batch
+        std::vector<Index> segments;     ///< C·B + 1 offsets of the (profile, auction) segments
         std::vector<Index> k;            ///< per auction: K_b = min(K, N_b)
         std::vector<Index> beta_offsets; ///< B + 1 offsets into `beta`
         VectorX<T> beta;                 ///< stacked slot CTRs β_1..β_{K_b} per auction
+        VectorX<T> ctr;                  ///< total: candidate CTRs
         MatrixX<T> x;                    ///< total x (D + 2) bid-free inputs
-        VectorX<T> bids, ctr;            ///< stacked candidate bids and CTRs
-        VectorX<T> f_metrics;            ///< metric part of F_all (bid-free, constant)
-        typename DeepSet<T>::Cache set;  ///< set encoder
-        MatrixX<T> xp;                   ///< total x F: x' = [x, h']
+        typename DeepSet<T>::Cache set;  ///< set encoder (once per auction: bid-free)
+        MatrixX<T> xp;                   ///< C·total x F: x' = [x, h'], repeated per profile
+        VectorX<T> bids;                 ///< C·total: the profiles' bids
         typename MinMaxScorer<T>::Cache score;           ///< scorer cache (forward)
         typename MinMaxScorer<T>::InverseCache inverse;  ///< r⁻¹ over the forward's rows
-        VectorX<T> r;                    ///< stacked rank scores; their hard order (local indices, ties →
-                                         ///< lower) is sort.order, NeuralSort's own argsort
-        std::vector<Index> next;         ///< per candidate: the candidate right below it (global), kNone for the last
-        VectorX<T> t, raw;               ///< per candidate: next score (own score for the last) and r⁻¹(t; x')
-        VectorX<T> price;                ///< per candidate: max(0, raw), 0 for the last in order
-        VectorX<T> pay;                  ///< per candidate: price ⊙ ctr
-        VectorX<T> f;                    ///< F_all per candidate
-        /// stacked, per auction: its first K_b candidates by F_all descending (local indices,
-        /// ties → lower), the L_ce targets y; the auction's other N_b − K_b entries are kNone
-        std::vector<Index> target;
-        NeuralSortCache<T> sort;         ///< sort.p = P̂ (first K rows per auction)
-        T tau = T(1);
-        T loss = T(0);       ///< mean over auctions of L_tgt + α·L_ce
-        T loss_tgt = T(0);   ///< mean L_tgt
-        T loss_ce = T(0);    ///< mean L_ce
-        T revenue = T(0);    ///< mean relaxed expected revenue Σ_k β_k P̂[k,:]·(price ⊙ ctr)
-        T rev_coef = T(0), alpha = T(0);
-        T inv_b = T(1);      ///< weight of one auction: 1 / (auctions the loss is the mean over)
+        VectorX<T> r;                    ///< C·total rank scores; their hard order per segment (local
+                                         ///< indices, ties → lower) is sort.order, NeuralSort's argsort
+        NeuralSortCache<T> sort;         ///< sort.p = P̂ (first K rows per segment)
+        std::vector<Index> next;         ///< per row: the row right below it in its segment, kNone for the last
+        VectorX<T> t, raw;               ///< per row: next score (own score for the last) and r⁻¹(t; x')
+        VectorX<T> price, click;         ///< per row: the outcome's price and click
         // backward scratch
         TopKRows<T> dp;
-        VectorX<T> dr, df, db;
-        MatrixX<T> dxp;
+        VectorX<T> dr, db, dbids;
+        MatrixX<T> dxp, dh;
     };
 
     /// Builds the layout: DeepSet "dna.set" over D + 2 inputs, MIN-MAX "dna.rank" over
@@ -299,101 +250,70 @@ public:
         }
     }
 
-    /// Relaxed outcome and loss over the samples `items` of `samples` (a ragged batch,
-    /// each auction with its own N and K): the mean over auctions of
-    ///   L_tgt = −Σ_{k<K_b} β_k P̂[k,:]·F_all,   L_ce = −(1/K_b) Σ_{k<K_b} log P̂[k, y_k],
-    /// L = L_tgt + α·L_ce, with P̂ = NeuralSort(r, τ) (first K_b = min(K, N_b) rows),
-    /// y = candidates by F_all descending (ties → lower index). Returns L and leaves
-    /// P̂ (`cache.sort.p`), prices, F_all and the parts in `cache` for `relaxed_backward`.
-    /// (choice) P̂[k, y_k] is floored at the smallest normal T before the log, so an
-    /// entry that underflowed gives a finite loss and a zero gradient; the τ floor of
-    /// the default schedule keeps this rare. Validates every auction, the item indices,
-    /// τ > 0, the objective and the metric columns it reads.
-    T relaxed_forward(std::span<const Sample<T>> samples, std::span<const Index> items,
-                      const DnaObjective<T>& obj, T tau, TrainCache& c) const {
-        return relaxed_forward_impl(samples, items, obj, tau, c, true);
-    }
-
-private:
-    template <Scalar>
-    friend class DnaTrainable;
-    // relaxed_forward; with check_samples = false the samples are trusted to have been
-    // validated already (DnaTrainable checks its own samples once, at construction):
-    // the per-step check_auction and metric scans are skipped, nothing else.
-    T relaxed_forward_impl(std::span<const Sample<T>> samples, std::span<const Index> items,
-                           const DnaObjective<T>& obj, T tau, TrainCache& c, bool check_samples,
-                           Index mean_over = 0) const {
-        detail::validate_objective(obj);
-        detail::require(std::isfinite(tau) && tau > T(0), "tau", kNone, "must be finite and > 0");
-        detail::require(!items.empty(), "items", kNone, "is empty");
-        const Index used = detail::metric_columns_used(obj);
-        const Index nb = static_cast<Index>(items.size());
-        c.offsets.resize(items.size() + 1);
-        c.beta_offsets.resize(items.size() + 1);
-        c.k.resize(items.size());
-        c.offsets[0] = 0;
+    /// The relaxed outcome (τ > 0) of `batch` under C = bids.size() / total bid profiles
+    /// (the contract: mechanisms/relaxed.hpp). Per auction, once (bids never enter):
+    /// x, h' = DeepSet(x), x' = [x, h']. Per profile: r = MinMax(b; x'). Per (profile,
+    /// auction) segment: P̂ = NeuralSort(r, τ), first K_b = min(K, N_b) rows;
+    /// alloc(i, k) = P̂[k, i]; price_i = max(0, r⁻¹(r_next(i); x'_i)) from the candidate
+    /// right below i in the hard order (ties → lower index; 0 for the last);
+    /// click_i = ctr_i Σ_{k<K_b} β_k P̂[k, i]; payment_i = price_i·click_i. `focus` is
+    /// checked but not used (every row is computed). Throws input_error for a batch of
+    /// another feature width ("features") or with joint auctions ("owners") and for the
+    /// shared checks of detail::check_relaxed_args ("batch", "bids", "tau", "focus").
+    void relaxed_forward(const Batch<T>& batch, const Eigen::Ref<const VectorX<T>>& bids, T tau, RelaxedCache& c,
+                         RelaxedOutcome<T>& out, std::span<const Index> focus = {}) const {
+        const Index np = detail::check_relaxed_args(batch, bids, tau, focus);
+        const Index nb = batch.size(), total = batch.total_candidates();
+        c.profiles = np;
+        c.total = total;
+        c.offsets.assign(batch.offsets().begin(), batch.offsets().end());
+        c.k.resize(static_cast<std::size_t>(nb));
+        c.beta_offsets.resize(static_cast<std::size_t>(nb) + 1);
         c.beta_offsets[0] = 0;
         Index kmax = 1;
         for (Index b = 0; b < nb; ++b) {
-            const Index item = items[static_cast<std::size_t>(b)];
-            detail::require(item >= 0 && item < static_cast<Index>(samples.size()), "items", b, "is out of range");
-            const Sample<T>& s = samples[static_cast<std::size_t>(item)];
-            if (check_samples) check_auction(s.auction, item);
-            const Index n = s.auction.num_candidates();
-            if (check_samples && used > 0)
-                detail::require(s.log.metrics.rows() == n && s.log.metrics.cols() >= used &&
-                                    detail::all_finite(s.log.metrics),
-                                "log.metrics", kNone, [&] {
-                                    return "must be N x L (L >= " + std::to_string(used) +
-                                           ", the columns the objective weighs) and finite";
-                                }, item);
-            const Index kb = std::min(s.auction.num_slots(), n);
+            const AuctionView<T> a = batch.auction(b);
+            check_batch_auction(a, b);
+            const Index n = a.num_candidates();
+            const Index kb = std::min(a.num_slots(), n);
             c.k[static_cast<std::size_t>(b)] = kb;
             kmax = std::max(kmax, kb);
-            c.offsets[static_cast<std::size_t>(b) + 1] = c.offsets[static_cast<std::size_t>(b)] + n;
             c.beta_offsets[static_cast<std::size_t>(b) + 1] = c.beta_offsets[static_cast<std::size_t>(b)] + kb;
         }
-        const Index total = c.offsets.back();
         c.x.resize(total, input_dim());
-        c.bids.resize(total);
         c.ctr.resize(total);
-        c.f_metrics.resize(total);
         c.beta.resize(c.beta_offsets.back());
         for (Index b = 0; b < nb; ++b) {
-            const Sample<T>& s = samples[static_cast<std::size_t>(items[static_cast<std::size_t>(b)])];
-            const AuctionView<T> a = s.auction;
-            const Index o = c.offsets[static_cast<std::size_t>(b)], n = a.num_candidates();
+            const AuctionView<T> a = batch.auction(b);
+            const Index o = batch.begin(b), n = a.num_candidates(), kb = c.k[static_cast<std::size_t>(b)];
             write_candidate_inputs(a, cfg_.feature_dim, c.x, o);
-            c.bids.segment(o, n) = a.bids;
             c.ctr.segment(o, n) = a.ctr;
-            c.beta.segment(c.beta_offsets[static_cast<std::size_t>(b)], c.k[static_cast<std::size_t>(b)]) =
-                a.slot_ctr.head(c.k[static_cast<std::size_t>(b)]);
-            auto fm = c.f_metrics.segment(o, n);
-            fm.setZero();
-            for (Index l = 0; l < used; ++l) {
-                const T w = obj.metrics[static_cast<std::size_t>(l)] / metric_scale(obj, l);
-                if (w != T(0)) fm += w * s.log.metrics.col(l);
-            }
+            c.beta.segment(c.beta_offsets[static_cast<std::size_t>(b)], kb) = a.slot_ctr.head(kb);
         }
 
-        // Set encoder, x', scores.
+        // Set encoder once (bid-free), x' once per profile, scores of every row.
         const MatrixX<T>& h = set_.forward(theta_, c.x, c.offsets, c.set);
-        c.xp.resize(total, scorer_dim());
-        c.xp.leftCols(input_dim()) = c.x;
-        c.xp.rightCols(context_dim()) = h;
+        c.xp.resize(np * total, scorer_dim());
+        for (Index p = 0; p < np; ++p) {
+            c.xp.block(p * total, 0, total, input_dim()) = c.x;
+            c.xp.block(p * total, input_dim(), total, context_dim()) = h;
+        }
+        c.bids = bids;
         scorer_.forward(theta_, c.bids, c.xp, c.r, c.score);
 
-        // Relaxed sort; its argsort (descending, ties → lower) is also the hard order.
-        c.tau = tau;
-        neural_sort<T>(c.r, c.offsets, kmax, tau, c.sort);
+        // Relaxed sort per (profile, auction); its argsort (descending, ties → lower) is
+        // also the hard order.
+        detail::relaxed_segments(c.offsets, np, c.segments);
+        neural_sort<T>(c.r, c.segments, kmax, tau, c.sort);
         const std::vector<Index>& order = c.sort.order;
 
-        // The next-score prices: one vectorised inverse over every candidate (the last
-        // of each auction inverts its own score, unused).
-        c.next.assign(static_cast<std::size_t>(total), kNone);
+        // The next-score prices: one vectorised inverse over every row (the last of each
+        // segment inverts its own score, unused).
+        const Index rows = np * total, segs = np * nb;
+        c.next.assign(static_cast<std::size_t>(rows), kNone);
         c.t = c.r;
-        for (Index b = 0; b < nb; ++b) {
-            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+        for (Index s = 0; s < segs; ++s) {
+            const Index o = c.segments[static_cast<std::size_t>(s)], n = c.segments[static_cast<std::size_t>(s) + 1] - o;
             for (Index q = 0; q + 1 < n; ++q) {
                 const Index i = o + order[static_cast<std::size_t>(o + q)];
                 const Index nx = o + order[static_cast<std::size_t>(o + q + 1)];
@@ -401,103 +321,109 @@ private:
                 c.t[i] = c.r[nx];
             }
         }
-        c.rev_coef = obj.revenue / obj.revenue_scale;
-        c.alpha = obj.alpha;
         scorer_.inverse_of(c.score, c.t, c.raw, c.inverse);
-        c.price.resize(total);
-        for (Index i = 0; i < total; ++i)
+        c.price.resize(rows);
+        for (Index i = 0; i < rows; ++i)
             c.price[i] = c.next[static_cast<std::size_t>(i)] == kNone ? T(0) : std::max(T(0), c.raw[i]);
-        c.pay.resize(total);
-        c.pay.array() = c.price.array() * c.ctr.array();
-        c.f.resize(total);
-        c.f.array() = c.rev_coef * c.pay.array() + c.f_metrics.array();
 
-        // The loss.
-        c.target.assign(static_cast<std::size_t>(total), kNone);
-        const T floor = std::numeric_limits<T>::min();
-        T tgt = T(0), ce = T(0), rev = T(0);
-        for (Index b = 0; b < nb; ++b) {
-            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+        // The outcome: alloc = P̂ᵀ (first K_b slots), click = ctr ⊙ P̂ᵀβ, payment = price ⊙ click.
+        out.reset(np, total, kmax);
+        c.click.resize(rows);
+        for (Index s = 0; s < segs; ++s) {
+            const Index b = s % nb;
+            const Index o = c.segments[static_cast<std::size_t>(s)], n = c.segments[static_cast<std::size_t>(s) + 1] - o;
             const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
-            const auto p = c.sort.p.block(b);
-            const auto f = c.f.segment(o, n);
-            detail::top_k_descending<T>(f, c.target.data() + o, n, kb);
-            T ce_b = T(0);
+            const auto p = c.sort.p.block(s);
+            auto click = c.click.segment(o, n);
+            click.setZero();
             for (Index kk = 0; kk < kb; ++kk) {
-                const T beta = c.beta[bo + kk];
-                tgt -= beta * p.row(kk).dot(f.transpose());
-                rev += beta * p.row(kk).dot(c.pay.segment(o, n).transpose());
-                const T py = p(kk, c.target[static_cast<std::size_t>(o + kk)]);
-                ce_b -= std::log(std::max(py, floor));
+                out.alloc.col(kk).segment(o, n) = p.row(kk).transpose();
+                click += c.beta[bo + kk] * p.row(kk).transpose();
             }
-            ce += ce_b / static_cast<T>(kb);
+            click.array() *= c.ctr.segment(c.offsets[static_cast<std::size_t>(b)], n).array();
         }
-        const T inv_b = T(1) / static_cast<T>(mean_over > 0 ? mean_over : nb);
-        c.inv_b = inv_b;
-        c.loss_tgt = tgt * inv_b;
-        c.loss_ce = ce * inv_b;
-        c.revenue = rev * inv_b;
-        c.loss = c.loss_tgt + c.alpha * c.loss_ce;
-        return c.loss;
+        out.click = c.click;
+        out.price = c.price;
+        out.payment.array() = c.price.array() * c.click.array();
     }
 
-public:
-    /// Backward of `relaxed_forward` (the cache of its last call): ADDS dL/dθ into
-    /// `grad`. Revenue's gradient flows through both scores of each price: r⁻¹'s
-    /// backward wrt its own x' and parameters and wrt the target t = r_next, which
-    /// then flows through the next candidate's MIN-MAX backward. The hard orders
-    /// (prices' "next", the targets y) are piecewise constant and carry no gradient.
-    void relaxed_backward(TrainCache& c, VectorX<T>& grad) const {
+    /// Backward of `relaxed_forward` (the cache of its last call; mechanisms/relaxed.hpp):
+    /// ADDS dL/dθ into `grad` and, when `d_bids` is given, writes dL/dbids (C·total).
+    /// With w_i = d_click_i + price_i·d_payment_i: dL/dP̂[k, i] = d_alloc(i, k) +
+    /// β_k ctr_i w_i, and dL/dprice_i = click_i·d_payment_i, which flows through both
+    /// scores of the price: r⁻¹'s backward wrt its own x' and parameters and wrt the
+    /// target t = r_next, which then flows through the next candidate's MIN-MAX
+    /// backward (and into that candidate's bid). The hard orders (prices' "next") are
+    /// piecewise constant and carry no gradient; a zero raw price (clamped) passes none.
+    void relaxed_backward(RelaxedCache& c, const RelaxedGradient<T>& d, VectorX<T>& grad, VectorX<T>* d_bids) const {
         detail::require(grad.size() == theta_.size(), "grad", kNone, "must have the size of theta");
-        detail::require(!c.k.empty() && c.r.size() == c.offsets.back(), "cache", kNone,
+        const Index np = c.profiles, total = c.total, rows = np * total;
+        detail::require(np >= 1 && !c.k.empty() && c.r.size() == rows && c.price.size() == rows, "cache", kNone,
                         "does not come from relaxed_forward");
-        const Index nb = static_cast<Index>(c.k.size()), total = c.offsets.back();
-        const T inv_b = c.inv_b;
-        const T floor = std::numeric_limits<T>::min();
+        const Index nb = static_cast<Index>(c.k.size()), segs = np * nb;
+        detail::check_relaxed_gradient(d, rows, c.sort.p.k());
+        const bool has_alloc = d.d_alloc.size() != 0, has_click = d.d_click.size() != 0;
+        const bool has_pay = d.d_payment.size() != 0;
         c.dp.resize_like(c.sort.p);
         c.dp.setZero();
-        c.df.setZero(total);
-        for (Index b = 0; b < nb; ++b) {
-            const Index o = c.offsets[static_cast<std::size_t>(b)], n = c.offsets[static_cast<std::size_t>(b) + 1] - o;
+        for (Index s = 0; s < segs; ++s) {
+            const Index b = s % nb;
+            const Index o = c.segments[static_cast<std::size_t>(s)], n = c.segments[static_cast<std::size_t>(s) + 1] - o;
             const Index kb = c.k[static_cast<std::size_t>(b)], bo = c.beta_offsets[static_cast<std::size_t>(b)];
-            const auto p = c.sort.p.block(b);
-            auto d = c.dp.block(b);
-            auto df = c.df.segment(o, n);
-            const auto f = c.f.segment(o, n);
-            for (Index kk = 0; kk < kb; ++kk) {
-                const T g = c.beta[bo + kk] * inv_b;
-                d.row(kk) = -g * f.transpose();
-                df -= g * p.row(kk).transpose();
-                const Index y = c.target[static_cast<std::size_t>(o + kk)];
-                const T py = p(kk, y);
-                if (py >= floor) d(kk, y) -= c.alpha * inv_b / (static_cast<T>(kb) * py);
+            const Index co = c.offsets[static_cast<std::size_t>(b)];
+            auto dseg = c.dp.block(s);
+            for (Index j = 0; j < n; ++j) {
+                const Index i = o + j;
+                T w = T(0);
+                if (has_click) w += d.d_click[i];
+                if (has_pay) w += c.price[i] * d.d_payment[i];
+                const T wc = w * c.ctr[co + j];
+                for (Index kk = 0; kk < kb; ++kk)
+                    dseg(kk, j) = (has_alloc ? d.d_alloc(i, kk) : T(0)) + c.beta[bo + kk] * wc;
             }
         }
-        c.dr.setZero(total);
+        c.dr.setZero(rows);
         neural_sort_backward<T>(c.sort, c.dp, c.dr);
 
-        const bool through_price = c.rev_coef != T(0);
-        if (through_price) {
-            c.db.resize(total);
-            for (Index i = 0; i < total; ++i)
-                c.db[i] = c.next[static_cast<std::size_t>(i)] != kNone && c.raw[i] > T(0)
-                              ? c.df[i] * c.rev_coef * c.ctr[i]
-                              : T(0);
+        if (has_pay) {
+            c.db.resize(rows);
+            for (Index i = 0; i < rows; ++i)
+                c.db[i] = c.next[static_cast<std::size_t>(i)] != kNone && c.raw[i] > T(0) ? d.d_payment[i] * c.click[i]
+                                                                                         : T(0);
             // dL/dt_i = db_i e^{-w_j} at r⁻¹'s active unit j (what inverse_of_backward's
             // *dt would hold), so that the scorer's backward can run first and the
             // inverse's x' gradient then accumulates into the same dxp.
-            for (Index i = 0; i < total; ++i) {
+            for (Index i = 0; i < rows; ++i) {
                 const Index nx = c.next[static_cast<std::size_t>(i)];
                 if (nx != kNone) c.dr[nx] += c.db[i] * c.score.inv_slope[c.inverse.active[static_cast<std::size_t>(i)]];
             }
         }
-        scorer_.backward(theta_, c.bids, c.xp, c.score, c.dr, grad, nullptr, &c.dxp);
-        if (through_price)
+        scorer_.backward(theta_, c.bids, c.xp, c.score, c.dr, grad, d_bids != nullptr ? &c.dbids : nullptr, &c.dxp);
+        if (has_pay)
             scorer_.inverse_of_backward(theta_, c.t, c.xp, c.score, c.inverse, c.db, grad, nullptr, &c.dxp);
-        set_.backward(theta_, c.x, c.set, c.dxp.rightCols(context_dim()), grad, nullptr);
+        if (d_bids != nullptr) *d_bids = c.dbids;
+        if (np == 1) {
+            set_.backward(theta_, c.x, c.set, c.dxp.rightCols(context_dim()), grad, nullptr);
+        } else {  // h' is shared by the profiles: their gradients add up
+            c.dh = c.dxp.block(0, input_dim(), total, context_dim());
+            for (Index p = 1; p < np; ++p) c.dh += c.dxp.block(p * total, input_dim(), total, context_dim());
+            set_.backward(theta_, c.x, c.set, c.dh, grad, nullptr);
+        }
     }
 
 private:
+    // The relaxed pass's checks of auction b beyond those the batch made when it was
+    // pushed (validate): the feature width and ordinary auctions only.
+    void check_batch_auction(const AuctionView<T>& a, Index b) const {
+        detail::require(!a.joint(), "owners", kNone, "DNA takes ordinary auctions, not joint ones", b);
+        const Index d = cfg_.feature_dim;
+        const bool ok =
+            d == 0 ? a.features.cols() == 0 : (a.features.cols() == d && a.features.rows() == a.num_candidates());
+        detail::require(ok, "features", kNone, [&] {
+            return "is " + std::to_string(a.features.rows()) + " x " + std::to_string(a.features.cols()) +
+                   " but the model takes N x " + std::to_string(d);
+        }, b);
+    }
     // `run` after validation: the auction alone in the buffers of its N.
     void serve_validated(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
         const Index n = a.num_candidates();
@@ -545,9 +471,6 @@ private:
     static void check_config(const DnaConfig& c) {
         detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
         detail::require(!c.phi1.empty() && !c.phi2.empty(), "phi1/phi2", kNone, "need at least one layer each");
-    }
-    static T metric_scale(const DnaObjective<T>& o, Index l) {
-        return l < static_cast<Index>(o.metric_scales.size()) ? o.metric_scales[static_cast<std::size_t>(l)] : T(1);
     }
     DnaConfig cfg_;
     ParamLayout layout_;
