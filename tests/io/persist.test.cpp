@@ -1,8 +1,8 @@
 // The persistence contract (io/persist.hpp) over every learned mechanism: each one is
 // Persistent, and save → load gives the same config, layout and theta bit for bit and
 // the same serving outcomes; a file of one mechanism does not load as another.
-// A new learned mechanism joins by adding its small model to `small_model` and its
-// type to `LearnedModels`.
+// A new learned mechanism joins by adding its small model to
+// tests/support/learned_models.hpp and its type to `LearnedModels`.
 #include <catch2/catch.hpp>
 
 #include <diffauction/io/persist.hpp>
@@ -15,6 +15,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "support/learned_models.hpp"
 #include "support/random_auction.hpp"
 
 using namespace diffauction;
@@ -25,32 +26,7 @@ using LearnedModels = std::tuple<Dna<float>, Dna<double>, EdgeNet<float>, EdgeNe
 
 template <class M>
 M small_model(std::uint64_t seed) {
-    if constexpr (std::is_same_v<M, Dna<typename M::scalar_type>>) {
-        DnaConfig c;
-        c.feature_dim = 3;
-        c.phi1 = {6, 4};
-        c.phi2 = {3};
-        c.groups = 2;
-        c.units = 3;
-        M m(c);
-        m.init(seed);
-        return m;
-    } else {
-        EdgeNetConfig c;
-        c.feature_dim = 3;
-        c.embed_dim = 4;
-        c.blocks = 1;
-        c.heads = 2;
-        c.ffn_dim = 6;
-        c.attn_dim = 5;
-        c.pay_hidden = {5};
-        c.max_slots = 2;
-        c.competitors = 2;
-        c.bid_scale = 0.05;
-        M m(c);
-        m.init(seed);
-        return m;
-    }
+    return test::small_learned_model<M>(seed);
 }
 
 template <class M>

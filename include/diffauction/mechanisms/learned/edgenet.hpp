@@ -45,6 +45,7 @@
 #include "diffauction/io/persist.hpp"
 #include "diffauction/mechanisms/learned/candidate_inputs.hpp"
 #include "diffauction/mechanisms/mechanism.hpp"
+#include "diffauction/mechanisms/relaxed.hpp"
 #include "diffauction/nn/activation.hpp"
 #include "diffauction/nn/dense.hpp"
 #include "diffauction/nn/gru.hpp"
@@ -144,6 +145,7 @@ public:
         // backward scratch
         MatrixX<T> d_pin, d_free, d_h, d_h2, d_alloc, d_s, d_y, d_ds, d_dy, d_z, d_zr, d_e, d_e2, d_g;
         VectorX<T> d_q, d_u, d_out;
+        VectorX<T> rd_zero;  ///< relaxed_backward: zeros for an empty d_click / d_payment
         /// Rows of the decoder (C·B) and candidates (C·total).
         Index rows() const { return copies * static_cast<Index>(offsets.size() - 1); }
         Index total() const { return offsets.back(); }
@@ -314,6 +316,67 @@ public:
     /// when given.
     void backward_rows(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click,
                        const Eigen::Ref<const VectorX<T>>& d_payment, VectorX<T>& grad, VectorX<T>* d_bids) const {
+        backward_impl(theta, c, d_click, d_payment, nullptr, grad, d_bids);
+    }
+
+    // ----- the relaxed-outcome contract (mechanisms/relaxed.hpp) -----
+
+    /// The cache of relaxed_forward / relaxed_backward: the core pass's.
+    using RelaxedCache = Cache;
+
+    /// The relaxed outcome of `batch` under the C = bids.size() / total bid profiles of
+    /// `bids` at temperature τ (mechanisms/relaxed.hpp): the encoder once per auction,
+    /// the decoder and payment net once per (profile, auction); alloc(row, t) = A_{t,i}
+    /// (K_b = min(K_b, N_b) decoding steps, at most max_slots), click = ctr_i Σ_t β_t A_{t,i},
+    /// price = sigmoid(·)·b_i, payment = price·click. A focus j prices only candidate j
+    /// of each auction in that profile (the others' price and payment are 0). Every
+    /// auction of the batch must be one `run` accepts (check_auction).
+    void relaxed_forward(const Batch<T>& batch, const Eigen::Ref<const VectorX<T>>& bids, T tau, Cache& c,
+                         RelaxedOutcome<T>& out, std::span<const Index> focus = {}) const {
+        const Index copies = detail::check_relaxed_args(batch, bids, tau, focus);
+        const Index nb = batch.size(), total = batch.total_candidates();
+        c.offsets.assign(batch.offsets().begin(), batch.offsets().end());
+        c.steps.resize(static_cast<std::size_t>(nb));
+        c.beta.setZero(nb, cfg_.max_slots);
+        c.x.resize(total, input_dim());
+        Index kmax = 0;
+        for (Index b = 0; b < nb; ++b) {
+            const AuctionView<T> a = batch.auction(b);
+            check_auction(a, b);
+            const Index k = std::min(a.num_slots(), a.num_candidates());
+            c.steps[static_cast<std::size_t>(b)] = k;
+            c.beta.row(b).head(k) = a.slot_ctr.head(k).transpose();
+            write_candidate_inputs(a, cfg_.feature_dim, c.x, batch.begin(b));
+            kmax = std::max(kmax, k);
+        }
+        c.bids = bids;
+        c.focus.assign(focus.begin(), focus.end());
+        forward_rows(theta_, copies, tau, c);
+        out.reset(copies, total, kmax);
+        out.alloc = c.alloc.leftCols(kmax);
+        out.click = c.click;
+        out.payment = c.payment;
+        out.price = c.price;
+    }
+
+    /// Backward of the last relaxed_forward into `c` (mechanisms/relaxed.hpp): ADDS
+    /// dL/dθ into grad, writes dL/d(bids) into *d_bids (C·total) when given.
+    void relaxed_backward(Cache& c, const RelaxedGradient<T>& d, VectorX<T>& grad, VectorX<T>* d_bids) const {
+        const Index tr = c.copies * c.total();
+        Index kmax = 0;
+        for (const Index k : c.steps) kmax = std::max(kmax, k);
+        detail::check_relaxed_gradient(d, tr, kmax);
+        if (d.d_click.size() == 0 || d.d_payment.size() == 0) c.rd_zero.setZero(tr);  // an empty member is 0
+        const VectorX<T>& d_click = d.d_click.size() != 0 ? d.d_click : c.rd_zero;
+        const VectorX<T>& d_payment = d.d_payment.size() != 0 ? d.d_payment : c.rd_zero;
+        backward_impl(theta_, c, d_click, d_payment, d.d_alloc.size() != 0 ? &d.d_alloc : nullptr, grad, d_bids);
+    }
+
+private:
+    // backward_rows with an optional dL/d(alloc) (C·total x K' columns, K' <= max_slots).
+    void backward_impl(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click,
+                       const Eigen::Ref<const VectorX<T>>& d_payment, const MatrixX<T>* d_alloc, VectorX<T>& grad,
+                       VectorX<T>* d_bids) const {
         const Index tr = c.copies * c.total();
         detail::require(c.tau > T(0), "tau", kNone, "backward needs the relaxed outcome (tau > 0)");
         detail::require(c.click.size() == tr && d_click.size() == tr && d_payment.size() == tr, "d_click/d_payment",
@@ -321,6 +384,7 @@ public:
         detail::require(grad.size() == theta.size(), "grad", kNone, "must have theta's size");
         c.d_q.setZero(tr);
         c.d_alloc.setZero(tr, cfg_.max_slots);
+        if (d_alloc != nullptr) c.d_alloc.leftCols(d_alloc->cols()) = *d_alloc;
         decoder_keys(c).grad.setZero();  // score_backward adds into it
         pay_backward(theta, c, d_click, d_payment, grad);
         decode_backward(theta, c, grad);
@@ -335,7 +399,6 @@ public:
         }
     }
 
-private:
     static void check_config(const EdgeNetConfig& c) {
         detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
         detail::require(c.embed_dim >= 1, "embed_dim", kNone, "must be >= 1");
