@@ -10,7 +10,26 @@
 #include <diffauction/mechanisms/learned/dna.hpp>
 #include <diffauction/mechanisms/learned/edgenet.hpp>
 
+#include "support/dna_samples.hpp"
+
 namespace diffauction::test {
+
+/// EdgeNet at gradient-check size: D = 3, E = 4, one block of 2 heads, FFN 6, pointer
+/// 5, payment MLP {5}, 2 slots, 2 competitors.
+inline EdgeNetConfig small_edgenet_config() {
+    EdgeNetConfig c;
+    c.feature_dim = 3;
+    c.embed_dim = 4;
+    c.blocks = 1;
+    c.heads = 2;
+    c.ffn_dim = 6;
+    c.attn_dim = 5;
+    c.pay_hidden = {5};
+    c.max_slots = 2;
+    c.competitors = 2;
+    c.bid_scale = 0.05;
+    return c;
+}
 
 /// A small initialised model: DNA with D = 3, φ₁ {6, 4}, φ₂ {3}, Q = 2, Z = 3; EdgeNet
 /// with D = 3, E = 4, one block of 2 heads, FFN 6, pointer 5, payment MLP {5}, 2 slots,
@@ -19,29 +38,12 @@ template <class M>
 M small_learned_model(std::uint64_t seed) {
     using T = typename M::scalar_type;
     if constexpr (std::is_same_v<M, Dna<T>>) {
-        DnaConfig c;
-        c.feature_dim = 3;
-        c.phi1 = {6, 4};
-        c.phi2 = {3};
-        c.groups = 2;
-        c.units = 3;
-        M m(c);
+        M m(small_dna_config());
         m.init(seed);
         return m;
     } else {
         static_assert(std::is_same_v<M, EdgeNet<T>>, "add the new learned mechanism here");
-        EdgeNetConfig c;
-        c.feature_dim = 3;
-        c.embed_dim = 4;
-        c.blocks = 1;
-        c.heads = 2;
-        c.ffn_dim = 6;
-        c.attn_dim = 5;
-        c.pay_hidden = {5};
-        c.max_slots = 2;
-        c.competitors = 2;
-        c.bid_scale = 0.05;
-        M m(c);
+        M m(small_edgenet_config());
         m.init(seed);
         return m;
     }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "support/gradcheck.hpp"
+#include "support/learned_models.hpp"
 #include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
 #include "support/serving.hpp"
@@ -32,22 +33,7 @@ static_assert(RegretMechanism<EdgeNetRegret<float>>);
 
 namespace {
 
-/// Gradient-check sizes: D = 3, E = 4, one block of 2 heads, FFN 6, pointer 5,
-/// payment MLP {5}, 2 slots, 2 competitors.
-EdgeNetConfig small_config() {
-    EdgeNetConfig c;
-    c.feature_dim = 3;
-    c.embed_dim = 4;
-    c.blocks = 1;
-    c.heads = 2;
-    c.ffn_dim = 6;
-    c.attn_dim = 5;
-    c.pay_hidden = {5};
-    c.max_slots = 2;
-    c.competitors = 2;
-    c.bid_scale = 0.05;
-    return c;
-}
+EdgeNetConfig small_config() { return test::small_edgenet_config(); }
 
 EdgeNet<double> small_model(std::uint64_t seed) {
     EdgeNet<double> m(small_config());
