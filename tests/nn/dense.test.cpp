@@ -9,19 +9,7 @@ using namespace diffauction;
 using test::kGradTol;
 
 namespace {
-constexpr Activation kAll[] = {Activation::identity, Activation::relu, Activation::elu,
-                               Activation::sigmoid, Activation::tanh, Activation::softplus};
-const char* name(Activation f) {
-    switch (f) {
-        case Activation::identity: return "identity";
-        case Activation::relu: return "relu";
-        case Activation::elu: return "elu";
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::softplus: return "softplus";
-    }
-    return "?";
-}
+constexpr const char* name(Activation f) { return activation_name(f); }
 
 /// Loss L = sum(R .* f(x W + b)) and its hand-written gradient.
 struct Probe {
@@ -53,7 +41,7 @@ struct Probe {
 
 TEST_CASE("Dense + activations: parameter gradient and input Jacobian match central differences",
           "[nn][dense][grad]") {
-    for (Activation f : kAll) {
+    for (Activation f : kActivations) {
         INFO(name(f));
         Rng rng(11);
         Probe p(4, 3, f, rng);
@@ -143,7 +131,7 @@ TEST_CASE("Dense: y = f(x W + b) with W stored in x out, worked by hand; fused a
     const MatrixX<double> xs = test::random_matrix(rng, 13, 7);
     MatrixX<double> z, want(13, 19), got;
     e.forward(th, xs, z);
-    for (Activation f : kAll) {
+    for (Activation f : kActivations) {
         INFO(name(f));
         activate<double>(f, z, want);
         e.forward(th, xs, got, f);

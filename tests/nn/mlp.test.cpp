@@ -19,19 +19,7 @@ using namespace diffauction;
 using test::kGradTol;
 
 namespace {
-constexpr Activation kAll[] = {Activation::identity, Activation::relu, Activation::elu,
-                               Activation::sigmoid, Activation::tanh, Activation::softplus};
-const char* name(Activation f) {
-    switch (f) {
-        case Activation::identity: return "identity";
-        case Activation::relu: return "relu";
-        case Activation::elu: return "elu";
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
-        case Activation::softplus: return "softplus";
-    }
-    return "?";
-}
+constexpr const char* name(Activation f) { return activation_name(f); }
 const char* name(MlpFusion f) { return f == MlpFusion::fused ? "fused" : "unfused"; }
 
 constexpr Index kIn = 4, kRows = 7;
@@ -111,7 +99,7 @@ struct Probe {
 TEST_CASE("Mlp: parameter gradient and input Jacobian match central differences; accumulation; re-entrancy",
           "[nn][mlp][grad]") {
     for (MlpFusion fusion : {MlpFusion::fused, MlpFusion::unfused})
-        for (Activation hidden : kAll)
+        for (Activation hidden : kActivations)
             for (Activation out : {Activation::identity, Activation::elu, Activation::sigmoid, Activation::softplus}) {
                 INFO(name(fusion) << ", hidden " << name(hidden) << ", output " << name(out));
                 Rng rng(401);
@@ -178,7 +166,7 @@ TEST_CASE("Mlp: outputs and gradients are bit-identical to the hand-written Dens
         CHECK(dxa == dxb);
     };
     for (MlpFusion fusion : {MlpFusion::fused, MlpFusion::unfused})
-        for (Activation hidden : kAll)
+        for (Activation hidden : kActivations)
             for (Activation out : {Activation::identity, Activation::elu, Activation::tanh}) {
                 run(0.0, fusion, hidden, out);
                 run(0.0f, fusion, hidden, out);

@@ -10,6 +10,23 @@ namespace diffauction {
 
 enum class Activation { identity, relu, elu, sigmoid, tanh, softplus };
 
+/// Every activation, in declaration order.
+inline constexpr Activation kActivations[] = {Activation::identity, Activation::relu,    Activation::elu,
+                                              Activation::sigmoid,  Activation::tanh,    Activation::softplus};
+
+/// The activation's lower-case name ("identity", "relu", ...), for messages and files.
+constexpr const char* activation_name(Activation f) {
+    switch (f) {
+        case Activation::identity: return "identity";
+        case Activation::relu: return "relu";
+        case Activation::elu: return "elu";
+        case Activation::sigmoid: return "sigmoid";
+        case Activation::tanh: return "tanh";
+        case Activation::softplus: return "softplus";
+    }
+    return "?";
+}
+
 /// y = f(x), element-wise; y may alias x.
 template <Scalar T, class In, class Out>
 void activate(Activation f, const Eigen::MatrixBase<In>& x, const Eigen::MatrixBase<Out>& y_) {
