@@ -25,11 +25,6 @@ namespace {
 using LearnedModels = std::tuple<Dna<float>, Dna<double>, EdgeNet<float>, EdgeNet<double>>;
 
 template <class M>
-M small_model(std::uint64_t seed) {
-    return test::small_learned_model<M>(seed);
-}
-
-template <class M>
 std::string bytes_of(const M& m) {
     std::ostringstream out(std::ios::binary);
     save(m, out);
@@ -52,7 +47,7 @@ TEMPLATE_LIST_TEST_CASE("Persistence: save then load is the identity on every le
     using M = TestType;
     using T = typename M::scalar_type;
     INFO("model seed 11, auction seed 12");
-    const M model = small_model<M>(11);
+    const M model = test::small_learned_model<M>(11);
     REQUIRE(model.theta().size() > 0);
     const std::string bytes = bytes_of(model);
     const M back = from_bytes<M>(bytes);
@@ -76,8 +71,8 @@ TEMPLATE_LIST_TEST_CASE("Persistence: save then load is the identity on every le
 }
 
 TEST_CASE("Persistence: a file of one mechanism is a wrong_model_kind for another", "[io][persist]") {
-    const std::string dna = bytes_of(small_model<Dna<float>>(1));
-    const std::string edgenet = bytes_of(small_model<EdgeNet<float>>(1));
+    const std::string dna = bytes_of(test::small_learned_model<Dna<float>>(1));
+    const std::string edgenet = bytes_of(test::small_learned_model<EdgeNet<float>>(1));
     CHECK_THROWS_AS(from_bytes<EdgeNet<float>>(dna), wrong_model_kind);
     CHECK_THROWS_AS(from_bytes<Dna<float>>(edgenet), wrong_model_kind);
     CHECK_THROWS_AS(from_bytes<Dna<double>>(dna), model_scalar_mismatch);
