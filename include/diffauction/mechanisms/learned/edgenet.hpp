@@ -276,12 +276,10 @@ public:
         ws.last_n = n;
         Cache& c = ws.by_n[static_cast<std::size_t>(n)];
         c.offsets.assign({0, n});
-        c.steps.assign(1, std::min(k, n));
-        c.beta.resize(1, cfg_.max_slots);
-        c.beta.setZero();
-        c.beta.row(0).head(c.steps[0]) = a.slot_ctr.head(c.steps[0]).transpose();
+        c.steps.resize(1);
+        c.beta.setZero(1, cfg_.max_slots);
         c.x.resize(n, input_dim());
-        write_candidate_inputs(a, cfg_.feature_dim, c.x, 0);
+        set_auction_inputs(a, 0, 0, c);
         c.bids.resize(n);
         c.bids = a.bids;
         c.focus.clear();
@@ -343,11 +341,7 @@ public:
         for (Index b = 0; b < nb; ++b) {
             const AuctionView<T> a = batch.auction(b);
             check_auction(a, b);
-            const Index k = std::min(a.num_slots(), a.num_candidates());
-            c.steps[static_cast<std::size_t>(b)] = k;
-            c.beta.row(b).head(k) = a.slot_ctr.head(k).transpose();
-            write_candidate_inputs(a, cfg_.feature_dim, c.x, batch.begin(b));
-            kmax = std::max(kmax, k);
+            kmax = std::max(kmax, set_auction_inputs(a, b, batch.begin(b), c));
         }
         c.bids = bids;
         c.focus.assign(focus.begin(), focus.end());
@@ -373,6 +367,17 @@ public:
     }
 
 private:
+    // Auction b's bid-free inputs (candidate rows from `row`), decoding steps and slot
+    // factors into the cache (sized by the caller; beta zeroed); returns its steps
+    // K'_b = min(K, N). What `run` and `relaxed_forward` share.
+    Index set_auction_inputs(const AuctionView<T>& a, Index b, Index row, Cache& c) const {
+        const Index k = std::min(a.num_slots(), a.num_candidates());
+        c.steps[static_cast<std::size_t>(b)] = k;
+        c.beta.row(b).head(k) = a.slot_ctr.head(k).transpose();
+        write_candidate_inputs(a, cfg_.feature_dim, c.x, row);
+        return k;
+    }
+
     // backward_rows with an optional dL/d(alloc) (C·total x K' columns, K' <= max_slots).
     void backward_impl(const VectorX<T>& theta, Cache& c, const Eigen::Ref<const VectorX<T>>& d_click,
                        const Eigen::Ref<const VectorX<T>>& d_payment, const MatrixX<T>* d_alloc, VectorX<T>& grad,
