@@ -6,18 +6,22 @@
 // EdgeNetServeSingle: one auction per call (Workspace reused, no allocation).
 // EdgeNetTrainStep_Relaxed: forward + backward of the relaxed outcome (τ = 0.5) of
 // 128 auctions at truthful bids, and an Adam step (the part comparable to DNA's step).
-// EdgeNetTrainStep_Regret: one step of the augmented-Lagrangian trainer on 64
+// EdgeNetTrainStep_Regret: one step of the augmented-Lagrangian regret objective on 64
 // auctions as train_edgenet runs it by default (grid of 9 multipliers + 5 ascent
-// steps over the N deviations, then the loss over N + 1 profiles, backward, Adam).
+// steps over the N deviation profiles, then the loss over N + 1 profiles, backward,
+// Adam), through RelaxedTrainable.
 #include <benchmark/benchmark.h>
 
 #include <diffauction/data/synthetic_market.hpp>
 #include <diffauction/mechanisms/learned/edgenet.hpp>
-#include <diffauction/train/edgenet_training.hpp>
 #include <diffauction/train/adam.hpp>
+#include <diffauction/train/edgenet_training.hpp>
+#include <diffauction/train/misreport.hpp>
 
 #include "learned_market.hpp"
 
+#include <algorithm>
+#include <span>
 #include <vector>
 
 using namespace diffauction;
@@ -43,18 +47,20 @@ void BM_EdgeNetTrainStep_Relaxed_B128_N30_K3(benchmark::State& state) {
     const auto market = bench::learned_market();
     const auto data = market.generate(128, 4);
     EdgeNet<float> m = edgenet_model(market.feature_dim(), data);
-    EdgeNetRegret<float> mech(m, 30, 3, 0.5f);
-    MatrixX<float> context, values, alloc, payment;
-    mech.pack(data, context, values);
-    EdgeNetRegret<float>::Cache cache;
-    const MatrixX<float> d_alloc = MatrixX<float>::Zero(128, 30);
-    const MatrixX<float> d_payment = MatrixX<float>::Constant(128, 30, -1.0f / 128);  // −revenue
+    Batch<float> batch;
+    for (const Sample<float>& s : data) batch.push_back(s.auction);
+    VectorX<float> values;
+    truthful_values(std::span<const Sample<float>>(data), values);
+    EdgeNet<float>::RelaxedCache cache;
+    RelaxedOutcome<float> out;
+    RelaxedGradient<float> d;
+    d.d_payment = VectorX<float>::Constant(values.size(), -1.0f / 128);  // −revenue
     VectorX<float> grad = VectorX<float>::Zero(m.theta().size());
     Adam<float> adam;
     for (auto _ : state) {
         grad.setZero();
-        mech.forward(m.theta(), context, values, cache, alloc, payment);
-        mech.backward(m.theta(), cache, d_alloc, d_payment, grad, nullptr);
+        m.relaxed_forward(batch, values, 0.5f, cache, out);
+        m.relaxed_backward(cache, d, grad, nullptr);
         adam.step(m.theta(), grad);
         benchmark::DoNotOptimize(grad.data());
     }
@@ -65,23 +71,20 @@ void BM_EdgeNetTrainStep_Regret_B64_N30_K3(benchmark::State& state) {
     const auto market = bench::learned_market();
     const auto data = market.generate(64, 5);
     EdgeNet<float> m = edgenet_model(market.feature_dim(), data);
-    EdgeNetRegret<float> mech(m, 30, 3, 0.5f);
-    MatrixX<float> context, values;
-    mech.pack(data, context, values);
-    const EdgeNetTrainOptions<float> defaults;
-    MisreportOptions<float> search = defaults.regret.misreport;
-    search.ascent.hi = 2 * values.maxCoeff();
-    MisreportWorkspace<EdgeNetRegret<float>> sws;
-    AugLagrangianWorkspace<EdgeNetRegret<float>> lws;
-    AugLagrangianTerms<float> terms;
-    MatrixX<float> mis = values, best;
-    const VectorX<float> lambda = VectorX<float>::Constant(30, 5.0f);
+    EdgeNetTrainOptions<float> defaults;
+    float vmax = 0;
+    for (const Sample<float>& s : data) vmax = std::max(vmax, s.truth.values.maxCoeff());
+    defaults.regret.misreport.ascent.hi = 2 * vmax;
+    RelaxedTrainable<EdgeNet<float>, RegretLoss<EdgeNet<float>>> step(m, std::span<const Sample<float>>(data),
+                                                                      RegretLoss<EdgeNet<float>>(defaults.regret));
+    step.set_tau(0.5f);
+    std::vector<Index> items(64);
+    for (Index i = 0; i < 64; ++i) items[static_cast<std::size_t>(i)] = i;
     VectorX<float> grad = VectorX<float>::Zero(m.theta().size());
     Adam<float> adam;
     for (auto _ : state) {
-        search_misreports(mech, m.theta(), context, values, mis, best, search, sws);
         grad.setZero();
-        augmented_lagrangian_loss(mech, m.theta(), context, values, mis, lambda, 1.0f, terms, lws, &grad);
+        step.loss_and_grad(items, grad);
         adam.step(m.theta(), grad);
         benchmark::DoNotOptimize(grad.data());
     }

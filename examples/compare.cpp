@@ -127,8 +127,8 @@ EdgeNet<double> train_edgenet_model(const MarketConfig& config, Index count, std
     model.init(seed);
     EdgeNetTrainOptions<float> opt;
     opt.steps = steps;
-    opt.regret.trainer.seed = seed + 1;
-    opt.regret.trainer.progress = ProgressMode::never;
+    opt.trainer.seed = opt.regret.seed = seed + 1;
+    opt.trainer.progress = ProgressMode::never;
     train_edgenet(model, std::span<const Sample<float>>(train), opt);
     EdgeNet<double> wide(cfg);
     wide.theta() = model.theta().cast<double>();

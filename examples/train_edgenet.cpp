@@ -189,8 +189,8 @@ int main(int argc, char** argv) {
     eo.steps = args.steps;
     eo.regret.lambda0 = static_cast<T>(args.lambda0);
     eo.tau = ExponentialSchedule<T>(T(1), static_cast<T>(args.tau_decay), 1, T(0.05));
-    eo.regret.trainer.seed = args.seed + 11;
-    eo.regret.trainer.progress = ProgressMode::never;  // the Curve callback prints instead
+    eo.trainer.seed = eo.regret.seed = args.seed + 11;
+    eo.trainer.progress = ProgressMode::never;  // the Curve callback prints instead
     struct Curve {
         std::int64_t every;
         bool on_step(const StepInfo<T>& s) const {
@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
         }
     };
     const auto t0 = std::chrono::steady_clock::now();
-    fmt::print("\nEdgeNet: {} steps of {} auctions, bid_scale {:.4g}\n", args.steps, eo.regret.trainer.batch_size,
+    fmt::print("\nEdgeNet: {} steps of {} auctions, bid_scale {:.4g}\n", args.steps, eo.trainer.batch_size,
                cfg.bid_scale);
     const EdgeNetTrainResult<T> er =
         train_edgenet(edgenet, std::span<const Sample<T>>(train), eo, Curve{std::max<std::int64_t>(1, args.steps / 10)});
@@ -223,22 +223,21 @@ int main(int argc, char** argv) {
     // Held-out ex-post regret of EdgeNet, finer search than training: multipliers
     // {0, 0.05, ..., 2} then 25 Adam steps from the best grid point.
     {
-        EdgeNetRegret<T> mech(edgenet, market.config().max_candidates, market.num_slots(), T(1));
-        MatrixX<T> context, values;
         const Index n_reg = std::min<Index>(args.test, 1000);
-        mech.pack(std::span<const Sample<T>>(test).first(static_cast<std::size_t>(n_reg)), context, values);
-        // Hard decoding is τ = 0, which the adapter cannot run (it needs gradients):
-        // measure at a small τ, close to serving.
-        mech.set_tau(T(0.01));
+        const auto held_out = std::span<const Sample<T>>(test).first(static_cast<std::size_t>(n_reg));
+        T vmax = T(0);
+        for (const Sample<T>& s : held_out) vmax = std::max(vmax, s.truth.values.maxCoeff());
+        // Hard decoding is τ = 0, which the relaxed outcome cannot run (it needs
+        // gradients): measure at a small τ, close to serving.
         MisreportOptions<T> fine;
         fine.multipliers.clear();
         for (int i = 0; i <= 40; ++i) fine.multipliers.push_back(i / 20.0);
         fine.ascent.steps = 25;
         fine.ascent.learning_rate = T(0.05);
-        fine.ascent.hi = T(2) * values.maxCoeff();
-        const RegretEvaluation r = evaluate_regret(mech, edgenet.theta(), context, values, fine);
+        fine.ascent.hi = T(2) * vmax;
+        const RegretEvaluation r = evaluate_regret(edgenet, held_out, T(0.01), fine);
         fmt::print("EdgeNet held-out (first {} auctions, tau 0.01): expected revenue {:.5f}, ex-post regret mean "
-                   "{:.6f} max {:.4f}\n",
+                   "{:.6f} per bidder, max {:.4f}\n",
                    n_reg, r.revenue, r.regret_mean, r.regret_max);
     }
 

@@ -69,10 +69,9 @@
 #include "diffauction/data/synthetic_market.hpp"
 #include "diffauction/data/values.hpp"
 
-// Training: Adam, schedules, the trainer loop, the regret trainer, the relaxed-model
-// adapter and EdgeNet's (SPEC §2).
+// Training: Adam, schedules, the trainer loop, the misreport search, the relaxed-model
+// adapter and train_edgenet (SPEC §2).
 #include "diffauction/train/adam.hpp"
-#include "diffauction/train/aug_lagrangian.hpp"
 #include "diffauction/train/edgenet_training.hpp"
 #include "diffauction/train/misreport.hpp"
 #include "diffauction/train/progress.hpp"
@@ -80,5 +79,7 @@
 #include "diffauction/train/schedule.hpp"
 #include "diffauction/train/trainer.hpp"
 
-// Training objectives over relaxed outcomes (DNA's rank loss).
+// Training objectives over relaxed outcomes (DNA's rank loss, the augmented-Lagrangian
+// regret loss).
 #include "diffauction/train/objectives/rank_loss.hpp"
+#include "diffauction/train/objectives/regret_loss.hpp"

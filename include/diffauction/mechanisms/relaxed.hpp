@@ -35,7 +35,8 @@
 // auction b with K_b = min(slots of b, N_b) usable slots:
 //   alloc(row, k)  A[k, i], the soft probability that candidate i gets slot k: for
 //                  k < K_b, slot k's entries sum to 1 over the (profile, auction)
-//                  segment; 0 for k >= K_b. alloc has Kmax = max_b K_b columns. (A
+//                  segment (at most 1 for a model that may leave a slot empty, as
+//                  RegretNet's lottery may keep its item); 0 for k >= K_b. alloc has Kmax = max_b K_b columns. (A
 //                  candidate's entries over k need not sum to <= 1: NeuralSort's
 //                  relaxation is row- but not doubly stochastic.)
 //   click          expected click probability of what the candidate is given (for a
@@ -125,12 +126,19 @@ concept RelaxedMechanismOf = Scalar<T> &&
     };
 }  // namespace detail
 
-/// A Mechanism with a relaxed outcome (the file comment is the contract): a const
-/// `relaxed_forward(batch, bids, tau, cache, out[, focus])`, a const
+/// A model with a relaxed outcome (the file comment is the contract): `scalar_type`, a
+/// const `relaxed_forward(batch, bids, tau, cache, out[, focus])`, a const
 /// `relaxed_backward(cache, d, grad, d_bids)` over a `RelaxedCache`, and its flat
-/// parameter vector `theta()` (the layout of `grad`).
+/// parameter vector `theta()` (the layout of `grad`). What the trainer and the
+/// objectives (train/) need; a model need not serve (RegretNet's randomized lottery,
+/// mechanisms/learned/regret_net.hpp, is one that does not).
 template <class M>
-concept RelaxedMechanism = Mechanism<M> && detail::RelaxedMechanismOf<M, typename M::scalar_type>;
+concept RelaxedModel = requires { typename M::scalar_type; } && Scalar<typename M::scalar_type> &&
+                       detail::RelaxedMechanismOf<M, typename M::scalar_type>;
+
+/// A Mechanism (serving) that is also a RelaxedModel (training): DNA, EdgeNet.
+template <class M>
+concept RelaxedMechanism = Mechanism<M> && RelaxedModel<M>;
 
 /// The batch's own bids as one profile (total entries): row i holds candidate i's
 /// bid, AuctionView::candidate_bid (the sum of its owners' bids for a bundle).

@@ -1,9 +1,10 @@
 // diffauction/train/relaxed_trainable.hpp - the one adapter between a relaxed model
 // and the Trainer: RelaxedTrainable<M, Objective> is a TrainableModel
-// (train/trainer.hpp) for any RelaxedMechanism M (mechanisms/relaxed.hpp) and any
-// RelaxedObjective (below; e.g. RankLoss, train/objectives/rank_loss.hpp): each step
-// runs M's relaxed pass over the mini-batch, the objective over its outcome, and M's
-// backward with the objective's gradient.
+// (train/trainer.hpp) for any RelaxedModel M (mechanisms/relaxed.hpp) and any
+// RelaxedObjective (below; RankLoss, train/objectives/rank_loss.hpp; RegretLoss,
+// train/objectives/regret_loss.hpp): each step runs M's relaxed pass over the
+// mini-batch, the objective over its outcome, and M's backward with the objective's
+// gradient.
 #pragma once
 
 #include <algorithm>
@@ -46,6 +47,13 @@ Schedule<T> default_tau_schedule() {
 ///   over the auctions of `batch` from their relaxed outcome (one bid profile) and the
 ///   batch's columns; ADDS the weighted parts into `parts`; with `d`, WRITES the
 ///   gradient of the returned value wrt (alloc, click, payment).
+/// Optionally (RegretLoss has all three):
+/// - `begin_step(step)`: called by RelaxedTrainable::begin_step, after τ is set;
+/// - `profiles(model, data, items, batch, columns, tau, bids, focus)`: writes the bid
+///   profiles (C·total) and focus of the pass instead of the batch's own bids as one
+///   profile (data: all training auctions, items: the batch's indices into it);
+/// - `static constexpr bool whole_batch = true`: the loss is not a sum over auctions,
+///   so every mini-batch is evaluated in one pass (no chunks).
 template <class O, class T>
 concept RelaxedObjective =
     Scalar<T> && requires(O& o, const O& co, const Sample<T>& s, Index index, Eigen::Ref<MatrixX<T>> out,
@@ -57,14 +65,23 @@ concept RelaxedObjective =
         { o.evaluate(batch, columns, outcome, weight, parts, d) } -> std::convertible_to<T>;
     };
 
+namespace detail {
+/// An objective made for one model type (`Objective::model_type`, e.g. RegretLoss<M>,
+/// whose profiles hook runs M's searches) is used with that model only.
+template <class O, class M>
+concept ObjectiveFor = (!requires { typename O::model_type; }) || std::same_as<typename O::model_type, M>;
+}  // namespace detail
+
 /// The TrainableModel adapter (train/trainer.hpp): holds the training auctions as a
 /// Batch (plus the objective's per-candidate columns), the objective and the τ
 /// schedule, and trains `model`'s theta in place; the model must outlive the
 /// adapter. Items are auctions (indices into the samples given at construction), each
-/// under its own bids (one profile). begin_step(step) sets τ = schedule.at(step);
-/// metrics() reports τ and the objective's parts (part_names) of the last call.
+/// under its own bids (one profile) or the objective's `profiles`. begin_step(step)
+/// sets τ = schedule.at(step) (then the objective's begin_step); metrics() reports τ
+/// and the objective's parts (part_names) of the last call.
 template <class M, class Objective>
-    requires RelaxedMechanism<M> && RelaxedObjective<Objective, typename M::scalar_type>
+    requires RelaxedModel<M> && RelaxedObjective<Objective, typename M::scalar_type> &&
+             detail::ObjectiveFor<Objective, M>
 class RelaxedTrainable {
 public:
     using T = typename M::scalar_type;
@@ -110,6 +127,7 @@ public:
         detail::require(std::isfinite(tau) && tau > T(0), "tau", step,
                         "the schedule must stay > 0 (a relaxed pass needs τ > 0)");
         tau_ = tau;
+        if constexpr (requires { obj_.begin_step(step); }) obj_.begin_step(step);
     }
     /// Auctions per forward/backward pass (>= 1): a batch is processed in chunks of
     /// this many auctions, each chunk's forward followed by its backward, so that its
@@ -118,7 +136,7 @@ public:
     /// activation, inside a 512 KiB L2; whole batches of 128 measured slower
     /// (BENCHMARKS.md). The loss and gradient are the batch means whatever the chunk
     /// size (to rounding: the sums are grouped differently): each chunk's objective is
-    /// weighted by 1/B.
+    /// weighted by 1/B. An objective with `whole_batch` ignores it.
     void set_chunk_auctions(Index n) {
         detail::require(n >= 1, "chunk_auctions", kNone, "must be >= 1");
         chunk_ = n;
@@ -144,8 +162,9 @@ private:
         const T weight = T(1) / static_cast<T>(items.size());
         std::array<T, num_parts> parts{};
         T loss = T(0);
-        for (std::size_t first = 0; first < items.size(); first += static_cast<std::size_t>(chunk_)) {
-            const auto part = items.subspan(first, std::min(items.size() - first, static_cast<std::size_t>(chunk_)));
+        const std::size_t chunk = whole_batch ? items.size() : static_cast<std::size_t>(chunk_);
+        for (std::size_t first = 0; first < items.size(); first += chunk) {
+            const auto part = items.subspan(first, std::min(items.size() - first, chunk));
             chunk_batch_.assign(data_, part);  // checks the indices
             chunk_columns_.resize(chunk_batch_.total_candidates(), columns_.cols());
             if (columns_.cols() > 0)
@@ -154,8 +173,13 @@ private:
                     chunk_columns_.middleRows(chunk_batch_.begin(static_cast<Index>(q)), n) =
                         columns_.middleRows(data_.begin(b), n);
                 }
-            relaxed_candidate_bids(chunk_batch_, bids_);
-            model_->relaxed_forward(chunk_batch_, bids_, tau_, cache_, out_);
+            if constexpr (has_profiles) {
+                obj_.profiles(*model_, data_, part, chunk_batch_, chunk_columns_, tau_, bids_, focus_);
+                model_->relaxed_forward(chunk_batch_, bids_, tau_, cache_, out_, focus_);
+            } else {
+                relaxed_candidate_bids(chunk_batch_, bids_);
+                model_->relaxed_forward(chunk_batch_, bids_, tau_, cache_, out_);
+            }
             loss += obj_.evaluate(chunk_batch_, chunk_columns_, out_, weight, parts,
                                   grad != nullptr ? &d_ : nullptr);
             if (grad != nullptr) model_->relaxed_backward(cache_, d_, *grad, nullptr);
@@ -165,6 +189,14 @@ private:
             metrics_[p + 1] = {Objective::part_names[p], static_cast<double>(parts[p])};
         return loss;
     }
+
+    static constexpr bool whole_batch = [] {
+        if constexpr (requires { Objective::whole_batch; }) return static_cast<bool>(Objective::whole_batch);
+        return false;
+    }();
+    static constexpr bool has_profiles =
+        requires(Objective& o, const M& m, const Batch<T>& b, std::span<const Index> items, const MatrixX<T>& c, T t,
+                 VectorX<T>& bids, std::vector<Index>& focus) { o.profiles(m, b, items, b, c, t, bids, focus); };
 
     M* model_;
     Objective obj_;
@@ -177,6 +209,7 @@ private:
     Batch<T> chunk_batch_;
     MatrixX<T> chunk_columns_;
     VectorX<T> bids_;
+    std::vector<Index> focus_;
     typename M::RelaxedCache cache_;
     RelaxedOutcome<T> out_;
     RelaxedGradient<T> d_;

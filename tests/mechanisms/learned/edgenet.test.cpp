@@ -1,5 +1,5 @@
 // EdgeNet (SPEC §4.2): finite-difference gradients of the relaxed outcome in θ and
-// in the bids (core pass, RegretMechanism adapter, augmented-Lagrangian loss),
+// in the bids (core pass; the augmented-Lagrangian regret objective through RelaxedTrainable),
 // accumulation; a bid-free and permutation-equivariant encoder; serving properties
 // (IR, no repeated ad, min(K, N) slots filled, logits monotone in the own bid);
 // validation; allocation-free and thread-safe serving; save/load.
@@ -7,7 +7,9 @@
 
 #include <diffauction/mechanisms/learned/edgenet.hpp>
 #include <diffauction/train/edgenet_training.hpp>
-#include <diffauction/train/aug_lagrangian.hpp>
+#include <diffauction/train/misreport.hpp>
+#include <diffauction/train/objectives/regret_loss.hpp>
+#include <diffauction/train/relaxed_trainable.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -28,8 +30,8 @@ using test::kGradTol;
 
 static_assert(Mechanism<EdgeNet<double>>);
 static_assert(Mechanism<EdgeNet<float>>);
-static_assert(RegretMechanism<EdgeNetRegret<double>>);
-static_assert(RegretMechanism<EdgeNetRegret<float>>);
+static_assert(RelaxedMechanism<EdgeNet<double>>);
+static_assert(RelaxedMechanism<EdgeNet<float>>);
 
 namespace {
 
@@ -146,117 +148,110 @@ TEST_CASE("EdgeNet: the C profiles of one call equal C separate calls", "[mechan
 }
 
 namespace {
-/// EdgeNetRegret without its focused forward: the searches then price every bidder.
+/// EdgeNet with its focus hint dropped: every profile prices every candidate.
 struct Unfocused {
     using scalar_type = double;
-    using Cache = EdgeNetRegret<double>::Cache;
-    EdgeNetRegret<double>* m;
+    using RelaxedCache = EdgeNet<double>::RelaxedCache;
+    EdgeNet<double>* m;
     Eigen::VectorXd& theta() { return m->theta(); }
-    Index num_bidders() const { return m->num_bidders(); }
-    Index context_dim() const { return m->context_dim(); }
-    void forward(const Eigen::VectorXd& theta, const Eigen::Ref<const MatrixX<double>>& context,
-                 const Eigen::Ref<const MatrixX<double>>& bids, Cache& c, MatrixX<double>& alloc,
-                 MatrixX<double>& payment) const {
-        m->forward(theta, context, bids, c, alloc, payment);
+    const Eigen::VectorXd& theta() const { return m->theta(); }
+    void relaxed_forward(const Batch<double>& batch, const Eigen::Ref<const Eigen::VectorXd>& bids, double tau,
+                         RelaxedCache& c, RelaxedOutcome<double>& out, std::span<const Index> = {}) const {
+        m->relaxed_forward(batch, bids, tau, c, out);
     }
-    void backward(const Eigen::VectorXd& theta, Cache& c, const Eigen::Ref<const MatrixX<double>>& d_alloc,
-                  const Eigen::Ref<const MatrixX<double>>& d_payment, Eigen::VectorXd& grad,
-                  MatrixX<double>* d_bids) const {
-        m->backward(theta, c, d_alloc, d_payment, grad, d_bids);
+    void relaxed_backward(RelaxedCache& c, const RelaxedGradient<double>& d, Eigen::VectorXd& grad,
+                          Eigen::VectorXd* d_bids) const {
+        m->relaxed_backward(c, d, grad, d_bids);
     }
 };
-static_assert(FocusedRegretMechanism<EdgeNetRegret<double>>);
-static_assert(RegretMechanism<Unfocused> && !FocusedRegretMechanism<Unfocused>);
+static_assert(RelaxedModel<Unfocused>);
+
+std::vector<Sample<double>> truthful_samples(Rng& rng, const std::vector<Index>& sizes) {
+    std::vector<Sample<double>> samples;
+    for (const Index n : sizes) {
+        Sample<double> s;
+        s.auction = test::random_auction<double>(rng, n, 2, 3);
+        s.truth.values = s.auction.bids;
+        samples.push_back(std::move(s));
+    }
+    return samples;
+}
+
+std::vector<Index> all_items(std::size_t n) {
+    std::vector<Index> items(n);
+    for (std::size_t i = 0; i < n; ++i) items[i] = static_cast<Index>(i);
+    return items;
+}
 }  // namespace
 
 TEST_CASE("EdgeNet: focused regret searches and loss equal the unfocused ones", "[mechanisms][edgenet]") {
     EdgeNet<double> m = small_model(25);
-    EdgeNetRegret<double> mech(m, 5, 2, 0.4);
-    Unfocused plain{&mech};
+    Unfocused plain{&m};
     Rng rng(925);
-    std::vector<Sample<double>> samples;
-    for (int t = 0; t < 6; ++t) {
-        Sample<double> s;
-        s.auction = test::random_auction<double>(rng, 2 + rng.uniform_int(4), 2, 3);
-        s.truth.values = s.auction.bids;
-        samples.push_back(std::move(s));
-    }
-    MatrixX<double> context, values;
-    mech.pack(samples, context, values);
+    const std::vector<Sample<double>> samples = truthful_samples(rng, {2, 5, 3, 4, 2, 5});
+    Batch<double> batch;
+    for (const Sample<double>& s : samples) batch.push_back(s.auction);
+    Eigen::VectorXd values;
+    truthful_values(std::span<const Sample<double>>(samples), values);
     MisreportOptions<double> opt;
     opt.multipliers = {0.0, 0.5, 1.0, 1.5};
     opt.ascent.steps = 3;
-    MatrixX<double> mis_f = values, mis_p = values, u_f, u_p;
-    MisreportWorkspace<EdgeNetRegret<double>> wf;
+    Eigen::VectorXd mis_f = values, mis_p = values, u_f, u_p;
+    MisreportWorkspace<EdgeNet<double>> wf;
     MisreportWorkspace<Unfocused> wp;
-    search_misreports(mech, m.theta(), context, values, mis_f, u_f, opt, wf);
-    search_misreports(plain, m.theta(), context, values, mis_p, u_p, opt, wp);
+    search_misreports(m, batch, values, 0.4, mis_f, u_f, opt, wf);
+    search_misreports(plain, batch, values, 0.4, mis_p, u_p, opt, wp);
     CHECK((mis_f - mis_p).cwiseAbs().maxCoeff() < 1e-12);
     CHECK((u_f - u_p).cwiseAbs().maxCoeff() < 1e-12);
-    const Eigen::VectorXd lambda = Eigen::VectorXd::Constant(5, 3.0);
-    AugLagrangianTerms<double> tf, tp;
-    AugLagrangianWorkspace<EdgeNetRegret<double>> lf;
-    AugLagrangianWorkspace<Unfocused> lp;
+
+    // The loss of a training step (same options and seed: same warm starts and searches).
+    RegretLossOptions<double> ro;
+    ro.lambda0 = 3;
+    ro.rho0 = 2;
+    ro.misreport = opt;
+    RelaxedTrainable<EdgeNet<double>, RegretLoss<EdgeNet<double>>> tf(m, samples, RegretLoss<EdgeNet<double>>(ro));
+    RelaxedTrainable<Unfocused, RegretLoss<Unfocused>> tp(plain, samples, RegretLoss<Unfocused>(ro));
+    tf.set_tau(0.4);
+    tp.set_tau(0.4);
+    const std::vector<Index> items = all_items(samples.size());
     Eigen::VectorXd gf = Eigen::VectorXd::Zero(m.theta().size()), gp = gf;
-    const double loss_f = augmented_lagrangian_loss(mech, m.theta(), context, values, mis_f, lambda, 2.0, tf, lf, &gf);
-    const double loss_p = augmented_lagrangian_loss(plain, m.theta(), context, values, mis_f, lambda, 2.0, tp, lp, &gp);
+    const double loss_f = tf.loss_and_grad(items, gf);
+    const double loss_p = tp.loss_and_grad(items, gp);
     CHECK(loss_f == Approx(loss_p).epsilon(1e-12));
     CHECK((gf - gp).norm() <= 1e-10 * gp.norm());
     CHECK(gp.norm() > 0);
+    CHECK(tf.objective().last_regret().maxCoeff() > 0);
 }
 
-TEST_CASE("EdgeNet: gradient of the augmented-Lagrangian loss through the regret adapter",
+TEST_CASE("EdgeNet: gradient of the augmented-Lagrangian regret objective through RelaxedTrainable",
           "[mechanisms][edgenet][grad]") {
     EdgeNet<double> m = small_model(21);
-    const Index n = 4;
-    EdgeNetRegret<double> mech(m, n, 2, 0.6);
     Rng rng(921);
-    std::vector<Sample<double>> samples;
-    for (const Index nb : {4, 2, 3}) {
-        Sample<double> s;
-        s.auction = test::random_auction<double>(rng, nb, 2, 3);
-        s.truth.values = s.auction.bids;
-        samples.push_back(std::move(s));
-    }
-    MatrixX<double> context, values;
-    mech.pack(samples, context, values);
-    CHECK(values(1, 2) == 0.0);  // padding
-    MatrixX<double> mis = values;
-    for (Index i = 0; i < mis.size(); ++i) mis.data()[i] = rng.uniform(0.0, 1.0);
-    const Eigen::VectorXd lambda = Eigen::VectorXd::Constant(n, 2.0);
-    AugLagrangianTerms<double> terms;
-    AugLagrangianWorkspace<EdgeNetRegret<double>> ws;
+    const std::vector<Sample<double>> samples = truthful_samples(rng, {4, 2, 3});
+    // No search (grid off, no ascent steps): the misreports are the warm starts drawn
+    // in [0, 1], fixed from call to call, so the loss is a function of θ alone.
+    RegretLossOptions<double> ro;
+    ro.lambda0 = 2;
+    ro.rho0 = 1.5;
+    ro.misreport.grid = false;
+    ro.misreport.ascent.steps = 0;
+    RelaxedTrainable<EdgeNet<double>, RegretLoss<EdgeNet<double>>> t(m, samples, RegretLoss<EdgeNet<double>>(ro));
+    t.set_tau(0.6);
+    const std::vector<Index> items = all_items(samples.size());
     Eigen::VectorXd grad = Eigen::VectorXd::Zero(m.theta().size());
-    augmented_lagrangian_loss(mech, m.theta(), context, values, mis, lambda, 1.5, terms, ws, &grad);
-    CHECK(terms.regret.maxCoeff() > 0);  // the regret terms take part
+    t.loss_and_grad(items, grad);
+    REQUIRE(t.objective().lambda().size() == 4);  // positions: the largest auction's size
+    CHECK(t.objective().last_regret().maxCoeff() > 0);  // the regret terms take part
+    const Eigen::VectorXd theta0 = m.theta();
     const Eigen::VectorXd ng = test::numeric_gradient(
         [&](const Eigen::VectorXd& th) {
-            AugLagrangianTerms<double> t;
-            AugLagrangianWorkspace<EdgeNetRegret<double>> w;
-            return augmented_lagrangian_loss(mech, th, context, values, mis, lambda, 1.5, t, w);
+            m.theta() = th;
+            const double l = t.loss(items);
+            m.theta() = theta0;
+            return l;
         },
-        m.theta());
+        theta0);
     CHECK(test::relative_error(grad, ng) < kGradTol);
-
-    // d_bids through the adapter (what the misreport ascent climbs), padding included.
-    typename EdgeNetRegret<double>::Cache cache;
-    MatrixX<double> alloc, pay, d_bids;
-    mech.forward(m.theta(), context, mis, cache, alloc, pay);
-    CHECK(alloc(1, 2) == 0.0);
-    CHECK(pay(1, 3) == 0.0);
-    const MatrixX<double> wa = test::random_matrix(rng, 3, n), wp = test::random_matrix(rng, 3, n);
-    Eigen::VectorXd g2 = Eigen::VectorXd::Zero(m.theta().size());
-    mech.backward(m.theta(), cache, wa, wp, g2, &d_bids);
-    const Eigen::VectorXd nb = test::numeric_gradient(
-        [&](const Eigen::VectorXd& flat) {
-            typename EdgeNetRegret<double>::Cache cc;
-            MatrixX<double> a, p;
-            mech.forward(m.theta(), context, test::unflatten(flat, 3, n), cc, a, p);
-            return (wa.array() * a.array()).sum() + (wp.array() * p.array()).sum();
-        },
-        test::flatten(mis));
-    CHECK(test::relative_error(test::flatten(d_bids), nb) < kGradTol);
-    CHECK(d_bids(1, 2) == 0.0);
 }
 
 TEST_CASE("EdgeNet: the encoder ignores bids and is permutation-equivariant", "[mechanisms][edgenet]") {
@@ -404,14 +399,19 @@ TEST_CASE("EdgeNet: validation errors name the field", "[mechanisms][edgenet]") 
     bad = small_config();
     bad.bid_scale = 0;
     CHECK(field_of([&] { EdgeNet<double> x(bad); }) == "bid_scale");
-    CHECK(field_of([&] { EdgeNetRegret<double> r(m, 3, 3); }) == "slots");
-    EdgeNetRegret<double> r(m, 3, 2);
-    CHECK(field_of([&] { r.set_tau(0); }) == "tau");
-    std::vector<Sample<double>> too_big(1);
-    too_big[0].auction = test::random_auction<double>(rng, 4, 2, 3);
-    too_big[0].truth.values = too_big[0].auction.bids;
-    MatrixX<double> cx, v;
-    CHECK(field_of([&] { r.pack(too_big, cx, v); }) == "candidates");
+    // Training samples are checked once, naming the sample.
+    std::vector<Sample<double>> bad_samples = truthful_samples(rng, {3, 4});
+    bad_samples[1].truth.values.resize(3);
+    CHECK(field_of([&] { train_edgenet(m, std::span<const Sample<double>>(bad_samples)); }) == "truth.values");
+    bad_samples = truthful_samples(rng, {3, 4});
+    bad_samples[0].auction = test::random_auction<double>(rng, 5, 3, 3);  // 3 slots to fill, model decodes 2
+    bad_samples[0].truth.values = bad_samples[0].auction.bids;
+    CHECK(field_of([&] { train_edgenet(m, std::span<const Sample<double>>(bad_samples)); }) == "slot_ctr");
+    CHECK(field_of([&] { train_edgenet(m, std::span<const Sample<double>>()); }) == "samples");
+    EdgeNetTrainOptions<double> bad_opt;
+    bad_opt.regret.rho0 = -1;
+    CHECK(field_of([&] { train_edgenet(m, std::span<const Sample<double>>(truthful_samples(rng, {3})), bad_opt); }) ==
+          "rho0");
 }
 
 TEST_CASE("EdgeNet: serving allocates nothing after warm-up and is thread-safe", "[mechanisms][edgenet][serving]") {

@@ -1,10 +1,14 @@
 // RegretNetAdditive on Mlp: the same layout (names, shapes, order), the same initial
-// θ and the same outcome, bit for bit (==), as the hand-written Dense stacks it had
-// before (hidden activation applied after the product, linear output layers).
-// Its gradients and training are covered by tests/train/.
+// θ and the same relaxed outcome (alloc, click, payment, price through
+// relaxed_forward, over one and several bid profiles), bit for bit (==), as the
+// hand-written Dense stacks it had before (hidden activation applied after the
+// product, linear output layers). Its gradients are covered by
+// tests/train/misreport.test.cpp, its training by tests/train/objectives/.
 #include <catch2/catch.hpp>
 
+#include <diffauction/core/batch.hpp>
 #include <diffauction/mechanisms/learned/regret_net.hpp>
+#include <diffauction/mechanisms/relaxed.hpp>
 
 #include <string>
 #include <vector>
@@ -40,7 +44,7 @@ void check_against_dense(Activation f, Index layers) {
     cfg.hidden_layers = layers;
     cfg.activation = f;
     cfg.logit_scale = T(2);
-    const RegretNetAdditive<T> net(cfg, 77);
+    RegretNetAdditive<T> net(cfg, 77);
 
     // The former construction, layer by layer.
     ParamLayout layout;
@@ -69,29 +73,52 @@ void check_against_dense(Activation f, Index layers) {
 
     Rng rng(78);
     theta += test::random_vector(rng, theta.size(), 0.3).template cast<T>();  // nonzero biases
-    const Index b = 11;
-    MatrixX<T> bids(b, n);
-    for (Index i = 0; i < bids.size(); ++i) bids.data()[i] = static_cast<T>(rng.uniform(0.0, 1.5));
-    typename RegretNetAdditive<T>::Cache c;
-    MatrixX<T> got_alloc, got_pay;
-    net.forward(theta, MatrixX<T>(b, 0), bids, c, got_alloc, got_pay);
+    net.theta() = theta;
+    // One profile of 11 auctions, then 3 profiles of 4 auctions (the auctions' own bids
+    // first): the relaxed pass runs every (profile, auction) as one row of the nets.
+    for (const Index profiles : {Index{1}, Index{3}}) {
+        INFO("profiles " << profiles);
+        const Index b = profiles == 1 ? 11 : 4, rows = profiles * b;
+        MatrixX<T> own(b, n);
+        for (Index i = 0; i < own.size(); ++i) own.data()[i] = static_cast<T>(rng.uniform(0.0, 1.5));
+        Batch<T> batch;
+        for (const Sample<T>& s : single_item_samples<T>(own)) batch.push_back(s.auction);
+        MatrixX<T> bids(rows, n);  // row c·B + a: auction a under profile c
+        bids.topRows(b) = own;
+        for (Index i = b * n; i < bids.size(); ++i) bids.data()[i] = static_cast<T>(rng.uniform(0.0, 1.5));
+        const VectorX<T> flat_bids = Eigen::Map<const VectorX<T>>(bids.data(), bids.size());
+        typename RegretNetAdditive<T>::RelaxedCache c;
+        RelaxedOutcome<T> out;
+        net.relaxed_forward(batch, flat_bids, T(1), c, out);
+        REQUIRE(out.profiles == profiles);
+        REQUIRE(out.total == b * n);
+        REQUIRE(out.max_slots() == 1);
 
-    // The former forward: π = softmax(κ z), φ = σ(q), payment = φ·alloc·b.
-    const MatrixX<T> z = alloc.run(theta, bids), q = pay.run(theta, bids);
-    CHECK(c.alloc.output() == z);
-    CHECK(c.pay.output() == q);
-    MatrixX<T> pi(b, n + 1), phi(b, n);
-    for (Index i = 0; i < b; ++i) {
-        const T m = z.row(i).maxCoeff();
-        pi.row(i) = ((z.row(i).array() - m) * cfg.logit_scale).exp().matrix();
-        pi.row(i) /= pi.row(i).sum();
+        // The former forward: π = softmax(κ z), φ = σ(q), payment = φ·alloc·b.
+        const MatrixX<T> z = alloc.run(theta, bids), q = pay.run(theta, bids);
+        CHECK(c.alloc.output() == z);
+        CHECK(c.pay.output() == q);
+        MatrixX<T> pi(rows, n + 1), phi(rows, n);
+        for (Index i = 0; i < rows; ++i) {
+            const T m = z.row(i).maxCoeff();
+            pi.row(i) = ((z.row(i).array() - m) * cfg.logit_scale).exp().matrix();
+            pi.row(i) /= pi.row(i).sum();
+        }
+        activate<T>(Activation::sigmoid, q, phi);
+        const MatrixX<T> want_alloc = pi.leftCols(n);
+        MatrixX<T> want_pay(rows, n), want_price(rows, n);
+        want_pay.array() = phi.array() * want_alloc.array() * bids.array();
+        want_price.array() = phi.array() * bids.array();
+        // Outcome row c·total + a·N + i is candidate i of auction a under profile c:
+        // entry (c·B + a, i) of the row-major matrices.
+        const auto flat = [](const MatrixX<T>& m) {
+            return VectorX<T>(Eigen::Map<const VectorX<T>>(m.data(), m.size()));
+        };
+        CHECK(VectorX<T>(out.alloc.col(0)) == flat(want_alloc));
+        CHECK(out.click == flat(want_alloc));
+        CHECK(out.payment == flat(want_pay));
+        CHECK(out.price == flat(want_price));
     }
-    activate<T>(Activation::sigmoid, q, phi);
-    const MatrixX<T> want_alloc = pi.leftCols(n);
-    MatrixX<T> want_pay(b, n);
-    want_pay.array() = phi.array() * want_alloc.array() * bids.array();
-    CHECK(got_alloc == want_alloc);
-    CHECK(got_pay == want_pay);
 }
 }  // namespace
 

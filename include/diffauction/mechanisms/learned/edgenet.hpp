@@ -1,8 +1,9 @@
 // diffauction/mechanisms/learned/edgenet.hpp - EdgeNet (SPEC §4.2; Shen et al., CIKM 2023):
 // a transformer encoder over the ads' bid-free features, a GRU auto-regressive
 // decoder with pointer attention and a positive bid channel, and a payment network
-// with price = sigmoid(·)·bid; trained with the augmented-Lagrangian regret trainer
-// (train/aug_lagrangian.hpp) through the `EdgeNetRegret` adapter (train/edgenet_training.hpp).
+// with price = sigmoid(·)·bid; trained with the augmented-Lagrangian regret objective
+// (train/objectives/regret_loss.hpp) through RelaxedTrainable (train_edgenet,
+// train/edgenet_training.hpp).
 //
 //   x_i  = [features_i, ctr_i, cvr_i]                       bid-free input (mechanisms/learned/candidate_inputs.hpp)
 //   z    = FC(Transformer^L(Embed(x)))  per auction (no positional encoding: a set)
@@ -93,7 +94,7 @@ double mean_bid_ctr(std::span<const Sample<T>> samples) {
 /// stacked as rows, `offsets`) under C bid profiles at once: the encoder (bid-free)
 /// runs once per auction, the decoder and the payment net once per (profile,
 /// auction). Serving is C = B = 1 at τ = 0; the regret trainer's deviations are
-/// C = N + 1 profiles of the same auctions (EdgeNetRegret).
+/// the truthful profile and one per position of the same auctions (RegretLoss).
 template <Scalar T>
 class EdgeNet {
 public:
