@@ -15,7 +15,7 @@
 #include <diffauction/data/synthetic_market.hpp>
 #include <diffauction/mechanisms/learned/edgenet.hpp>
 #include <diffauction/train/adam.hpp>
-#include <diffauction/train/edgenet_training.hpp>
+#include <diffauction/train/recipes/edgenet.hpp>
 #include <diffauction/train/misreport.hpp>
 
 #include "learned_market.hpp"

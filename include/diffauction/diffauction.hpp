@@ -69,10 +69,9 @@
 #include "diffauction/data/synthetic_market.hpp"
 #include "diffauction/data/values.hpp"
 
-// Training: Adam, schedules, the trainer loop, the misreport search, the relaxed-model
-// adapter and train_edgenet (SPEC §2).
+// Training: Adam, schedules, the trainer loop, the misreport search and the relaxed-model
+// adapter (SPEC §2).
 #include "diffauction/train/adam.hpp"
-#include "diffauction/train/edgenet_training.hpp"
 #include "diffauction/train/misreport.hpp"
 #include "diffauction/train/progress.hpp"
 #include "diffauction/train/relaxed_trainable.hpp"
@@ -83,3 +82,6 @@
 // regret loss).
 #include "diffauction/train/objectives/rank_loss.hpp"
 #include "diffauction/train/objectives/regret_loss.hpp"
+
+// Training recipes: a mechanism, its objective and the options its figures were measured with.
+#include "diffauction/train/recipes/edgenet.hpp"

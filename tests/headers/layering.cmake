@@ -7,14 +7,14 @@
 # reach train/. A folder missing from the table fails too: a new folder needs a rank.
 #   core 0 < io 10 < nn/detail 19 < nn, sort 20 < click_models 30
 #   < mechanisms 40 (the interfaces) < mechanisms/baselines 41 < mechanisms/learned 42
-#   < metrics, data 50 < train 60 < train/objectives 61
+#   < metrics, data 50 < train 60 < train/objectives 61 < train/recipes 62
 if(NOT DEFINED INCLUDE_DIR)
   message(FATAL_ERROR "layering.cmake: -DINCLUDE_DIR=... is required")
 endif()
 set(folders core io nn/detail nn sort click_models mechanisms/baselines mechanisms/learned mechanisms
-            metrics data train/objectives train)
+            metrics data train/objectives train/recipes train)
 set(ranks   0    10 19        20 20   30           41                   42                  40
-            50      50   61               60)
+            50      50   61               62            60)
 
 # folder_of(<path relative to diffauction/>) -> longest matching folder and its rank
 function(folder_of path out_folder out_rank)

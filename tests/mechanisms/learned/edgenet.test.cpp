@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <diffauction/mechanisms/learned/edgenet.hpp>
-#include <diffauction/train/edgenet_training.hpp>
+#include <diffauction/train/recipes/edgenet.hpp>
 #include <diffauction/train/misreport.hpp>
 #include <diffauction/train/objectives/regret_loss.hpp>
 #include <diffauction/train/relaxed_trainable.hpp>

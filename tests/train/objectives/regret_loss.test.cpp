@@ -26,10 +26,12 @@
 
 #include "support/gradcheck.hpp"
 #include "support/mechanism_properties.hpp"
+#include "support/soft_first_price.hpp"
 
 using namespace diffauction;
 using test::field_of;
 using test::kGradTol;
+using test::SoftFirstPrice;
 
 namespace {
 
@@ -73,73 +75,6 @@ struct HalfPrice {
 };
 static_assert(RelaxedModel<HalfPrice>);
 
-/// First price with a soft allocation, any N (as in tests/train/misreport.test.cpp):
-/// within each (profile, auction), π_i = exp(s·b_i) / (1 + Σ_k exp(s·b_k)) with
-/// s = theta[0], click = alloc = π_i, payment = b_i π_i. Under focus[c] = j the rows
-/// of profile c other than the candidates j are NaN, so an objective reading a row
-/// it did not ask for fails.
-struct SoftFirstPrice {
-    using scalar_type = double;
-    struct RelaxedCache {
-        Eigen::VectorXd bids, pi;
-        std::vector<Index> offsets;
-    };
-    Eigen::VectorXd theta_ = Eigen::VectorXd::Constant(1, 2.0);
-    Eigen::VectorXd& theta() { return theta_; }
-    const Eigen::VectorXd& theta() const { return theta_; }
-    void relaxed_forward(const Batch<double>& batch, const Eigen::Ref<const Eigen::VectorXd>& bids, double tau,
-                         RelaxedCache& c, RelaxedOutcome<double>& out, std::span<const Index> focus = {}) const {
-        const Index profiles = detail::check_relaxed_args(batch, bids, tau, focus);
-        detail::relaxed_segments(batch.offsets(), profiles, c.offsets);
-        c.bids = bids;
-        c.pi.resize(bids.size());
-        out.reset(profiles, batch.total_candidates(), 1);
-        const double s = theta_[0];
-        for (std::size_t g = 0; g + 1 < c.offsets.size(); ++g) {
-            const Index o = c.offsets[g], e = c.offsets[g + 1];
-            double sum = 1;
-            for (Index r = o; r < e; ++r) sum += c.pi[r] = std::exp(s * bids[r]);
-            for (Index r = o; r < e; ++r) c.pi[r] /= sum;
-        }
-        out.alloc.col(0) = c.pi;
-        out.click = c.pi;
-        out.price = bids;
-        out.payment = bids.cwiseProduct(c.pi);
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        for (std::size_t p = 0; p < focus.size(); ++p) {
-            if (focus[p] == kNone) continue;
-            for (Index b = 0; b < batch.size(); ++b)
-                for (Index i = batch.begin(b), j = 0; i < batch.end(b); ++i, ++j)
-                    if (j != focus[p]) {
-                        const Index r = out.row(static_cast<Index>(p), i);
-                        out.alloc(r, 0) = out.click[r] = out.price[r] = out.payment[r] = nan;
-                    }
-        }
-    }
-    void relaxed_backward(RelaxedCache& c, const RelaxedGradient<double>& d, Eigen::VectorXd& grad,
-                          Eigen::VectorXd* d_bids) const {
-        const Index rows = c.bids.size();
-        Eigen::VectorXd d_pi(rows), direct(rows);
-        for (Index r = 0; r < rows; ++r) {
-            const double dp = d.d_payment.size() != 0 ? d.d_payment[r] : 0.0;
-            d_pi[r] = (d.d_alloc.size() != 0 ? d.d_alloc(r, 0) : 0.0) + (d.d_click.size() != 0 ? d.d_click[r] : 0.0) +
-                      dp * c.bids[r];
-            direct[r] = dp * c.pi[r];
-        }
-        if (d_bids != nullptr) d_bids->resize(rows);
-        for (std::size_t g = 0; g + 1 < c.offsets.size(); ++g) {
-            const Index o = c.offsets[g], e = c.offsets[g + 1];
-            double dot = 0;
-            for (Index r = o; r < e; ++r) dot += d_pi[r] * c.pi[r];
-            for (Index r = o; r < e; ++r) {
-                const double dz = c.pi[r] * (d_pi[r] - dot);
-                grad[0] += dz * c.bids[r];
-                if (d_bids != nullptr) (*d_bids)[r] = direct[r] + dz * theta_[0];
-            }
-        }
-    }
-};
-static_assert(RelaxedModel<SoftFirstPrice>);
 
 static_assert(RelaxedObjective<NetLoss, double>);
 static_assert(RelaxedObjective<RegretLoss<RegretNetAdditive<float>>, float>);
@@ -336,6 +271,7 @@ TEST_CASE("RegretLoss over a ragged batch: terms per position over the auctions 
         samples.push_back(single_item_samples<double>(v)[0]);
     }
     SoftFirstPrice m;
+    m.theta_[0] = 2.0;
     RegretLossOptions<double> ro = fixed_misreports(3.0, 1.5);
     ro.seed = 21;
     RelaxedTrainable<SoftFirstPrice, RegretLoss<SoftFirstPrice>> t(m, samples, RegretLoss<SoftFirstPrice>(ro),

@@ -3,7 +3,7 @@
 // decoder with pointer attention and a positive bid channel, and a payment network
 // with price = sigmoid(·)·bid; trained with the augmented-Lagrangian regret objective
 // (train/objectives/regret_loss.hpp) through RelaxedTrainable (train_edgenet,
-// train/edgenet_training.hpp).
+// train/recipes/edgenet.hpp).
 //
 //   x_i  = [features_i, ctr_i, cvr_i]                       bid-free input (mechanisms/learned/candidate_inputs.hpp)
 //   z    = FC(Transformer^L(Embed(x)))  per auction (no positional encoding: a set)

@@ -1,4 +1,4 @@
-// diffauction/train/edgenet_training.hpp - train_edgenet: EdgeNet
+// diffauction/train/recipes/edgenet.hpp - train_edgenet: EdgeNet
 // (mechanisms/learned/edgenet.hpp) trained with the augmented-Lagrangian regret
 // objective (train/objectives/regret_loss.hpp) through RelaxedTrainable, with the
 // options EdgeNet's figures were measured with.
