@@ -37,6 +37,20 @@ inline Eigen::VectorXd numeric_gradient(const std::function<double(const Eigen::
 }
 
 /// |a - n| / |a + n| (0 when both vanish): the figure every gradient test bounds.
+/// Central differences of `loss()` wrt a parameter vector it reads in place (a model's
+/// theta): each probe writes theta, and theta is restored at the end.
+inline Eigen::VectorXd numeric_gradient_in_place(Eigen::VectorXd& theta, const std::function<double()>& loss) {
+    const Eigen::VectorXd theta0 = theta;
+    const Eigen::VectorXd g = numeric_gradient(
+        [&](const Eigen::VectorXd& th) {
+            theta = th;
+            return loss();
+        },
+        theta0);
+    theta = theta0;
+    return g;
+}
+
 inline double relative_error(const Eigen::VectorXd& analytic, const Eigen::VectorXd& numeric) {
     const double den = (analytic + numeric).norm();
     const double num = (analytic - numeric).norm();

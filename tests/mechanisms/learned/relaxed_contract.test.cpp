@@ -18,11 +18,15 @@
 #include <vector>
 
 #include "support/gradcheck.hpp"
+#include "support/relaxed_functional.hpp"
 #include "support/learned_models.hpp"
 #include "support/random_auction.hpp"
 #include "support/serving.hpp"
 
 using namespace diffauction;
+using test::Functional;
+using test::profiles_of;
+using test::random_functional;
 
 static_assert(RelaxedMechanism<Dna<float>> && RelaxedMechanism<Dna<double>>);
 static_assert(RelaxedMechanism<EdgeNet<float>> && RelaxedMechanism<EdgeNet<double>>);
@@ -38,31 +42,6 @@ Batch<double> random_batch(Rng& rng, const std::vector<Index>& ns) {
     return batch;
 }
 
-/// C profiles: the batch's own bids, then C − 1 random ones in [0, 1).
-Eigen::VectorXd profiles_of(const Batch<double>& batch, Rng& rng, Index c) {
-    Eigen::VectorXd own;
-    relaxed_candidate_bids(batch, own);
-    const Index total = batch.total_candidates();
-    Eigen::VectorXd bids(c * total);
-    bids.head(total) = own;
-    for (Index i = total; i < c * total; ++i) bids[i] = rng.uniform();
-    return bids;
-}
-
-/// L = Σ w_a ⊙ alloc + w_c · click + w_p · payment, and its gradient wrt the outcome.
-struct Functional {
-    MatrixX<double> wa;
-    Eigen::VectorXd wc, wp;
-    double operator()(const RelaxedOutcome<double>& o) const {
-        return (wa.array() * o.alloc.array()).sum() + wc.dot(o.click) + wp.dot(o.payment);
-    }
-    RelaxedGradient<double> gradient() const { return {wa, wc, wp}; }
-};
-
-Functional random_functional(Rng& rng, const RelaxedOutcome<double>& o) {
-    return {test::random_matrix(rng, o.alloc.rows(), o.alloc.cols()), test::random_vector(rng, o.rows()),
-            test::random_vector(rng, o.rows())};
-}
 
 constexpr double kTau = 0.7;
 

@@ -235,15 +235,7 @@ TEST_CASE("RegretLoss ∘ RegretNet: gradient in θ at fixed misreports matches 
     CHECK(active < r.gain.size());
     CHECK(r.gain.cwiseAbs().minCoeff() > 1e-4);
 
-    const Eigen::VectorXd theta0 = net.theta();
-    const Eigen::VectorXd numeric = test::numeric_gradient(
-        [&](const Eigen::VectorXd& th) {
-            net.theta() = th;
-            const double l = t.loss(items);
-            net.theta() = theta0;
-            return l;
-        },
-        theta0);
+    const Eigen::VectorXd numeric = test::numeric_gradient_in_place(net.theta(), [&] { return t.loss(items); });
     CHECK(test::relative_error(grad, numeric) < kGradTol);
     CHECK(grad.norm() > 0);
     CHECK((t.objective().lambda() - lambda).norm() == 0.0);  // loss() left the schedule alone
@@ -251,7 +243,7 @@ TEST_CASE("RegretLoss ∘ RegretNet: gradient in θ at fixed misreports matches 
     // The loss is the mean over the batch's auctions whatever the chunk size (RegretLoss
     // is whole-batch: the setting is ignored), and loss() equals loss_and_grad's value.
     t.set_chunk_auctions(2);
-    Eigen::VectorXd g2 = Eigen::VectorXd::Zero(theta0.size());
+    Eigen::VectorXd g2 = Eigen::VectorXd::Zero(net.theta().size());
     CHECK(t.loss_and_grad(items, g2) == loss);
     CHECK((g2 - grad).norm() == 0.0);
     CHECK(t.loss(items) == loss);
@@ -290,15 +282,7 @@ TEST_CASE("RegretLoss over a ragged batch: terms per position over the auctions 
     CHECK(loss == Approx(-r.revenue + 3.0 * r.regret.sum() + 1.5 / 2 * r.regret.squaredNorm()).margin(1e-13));
     CHECK(r.regret.minCoeff() > 0);  // every position takes part (the 4th through two auctions)
     CHECK(r.gain.cwiseAbs().minCoeff() > 1e-4);
-    const Eigen::VectorXd theta0 = m.theta();
-    const Eigen::VectorXd numeric = test::numeric_gradient(
-        [&](const Eigen::VectorXd& th) {
-            m.theta() = th;
-            const double l = t.loss(items);
-            m.theta() = theta0;
-            return l;
-        },
-        theta0);
+    const Eigen::VectorXd numeric = test::numeric_gradient_in_place(m.theta(), [&] { return t.loss(items); });
     CHECK(test::relative_error(grad, numeric) < kGradTol);
     CHECK(grad.norm() > 0);
 
