@@ -313,6 +313,15 @@ void search_misreports(const M& m, const Batch<typename M::scalar_type>& batch,
     detail::keep_better<T>(ws.grid_utility, [&](Index r) { return ws.grid_bid[r]; }, best_utility, misreports);
 }
 
+namespace detail {
+/// Sample `index` has one finite true value per candidate ("truth.values").
+template <Scalar T>
+void check_truth_values(const Sample<T>& s, Index index) {
+    require(s.truth.values.size() == s.auction.num_candidates() && all_finite(s.truth.values), "truth.values",
+            kNone, "must hold one finite value per candidate", index);
+}
+}  // namespace detail
+
 /// The samples' true values, one per candidate row (what the searches take as
 /// `values`), after checking them: one finite value per candidate ("truth.values",
 /// naming the sample).
@@ -320,10 +329,8 @@ template <Scalar T>
 void truthful_values(std::span<const Sample<T>> samples, VectorX<T>& values) {
     Index total = 0;
     for (std::size_t s = 0; s < samples.size(); ++s) {
-        const Sample<T>& smp = samples[s];
-        detail::require(smp.truth.values.size() == smp.auction.num_candidates() && detail::all_finite(smp.truth.values),
-                        "truth.values", kNone, "must hold one finite value per candidate", static_cast<Index>(s));
-        total += smp.truth.values.size();
+        detail::check_truth_values(samples[s], static_cast<Index>(s));
+        total += samples[s].truth.values.size();
     }
     values.resize(total);
     Index o = 0;

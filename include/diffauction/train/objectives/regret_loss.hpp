@@ -115,8 +115,7 @@ public:
     void write_columns(const Sample<T>& s, Index index, Eigen::Ref<MatrixX<T>> out) const {
         detail::require(s.auction.owners.empty(), "owners", kNone,
                         "must be empty: the regret objective takes one bidder per candidate", index);
-        detail::require(s.truth.values.size() == s.auction.num_candidates() && detail::all_finite(s.truth.values),
-                        "truth.values", kNone, "must hold one finite value per candidate", index);
+        detail::check_truth_values(s, index);
         out.col(0) = s.truth.values;
     }
 
