@@ -183,3 +183,67 @@ TEST_CASE("Batch: errors name the auction within the batch", "[validate][batch]"
     CHECK_THROWS_AS(batch.auction(7), input_error);
     CHECK(batch.size() == 1);
 }
+
+TEMPLATE_TEST_CASE("validate: the supported range (SupportedRange) is enforced on every field, at its edges",
+                   "[validate][range]", float, double) {
+    using T = TestType;
+    using R = SupportedRange<T>;
+    using L = std::numeric_limits<T>;
+    STATIC_REQUIRE(R::max_amount == (sizeof(T) == 4 ? T(4294967296.0) : T(1.157920892373162e77)));
+    STATIC_REQUIRE(R::min_rate == (sizeof(T) == 4 ? T(4.656612873077393e-10) : T(1.727233711018889e-77)));
+    Rng rng(17);
+    const auto good_t = [&] { return test::random_auction<T>(rng, 4, 2, 3); };
+    const auto rejects = [](const Auction<T>& a, const std::string& field, Index index) {
+        try {
+            validate<T>(a);
+            FAIL("validate accepted a value outside the supported range on " << field);
+        } catch (const input_error& e) {
+            CHECK(e.field() == field);
+            CHECK(e.index() == index);
+            CHECK(std::string(e.what()).find("supported range") != std::string::npos);
+        }
+    };
+    const T above = R::max_amount * (1 + L::epsilon());
+    auto a = good_t();
+    a.bids[1] = R::max_amount;  // the edges themselves are supported
+    a.ctr[2] = R::min_rate;
+    a.slot_ctr << 1, R::min_rate;
+    a.price[0] = R::max_amount;
+    a.features(3, 2) = -R::max_amount;
+    a.context = VectorX<T>::Constant(2, R::max_amount);
+    a.priors.assign(4, ValueDist<T>::uniform(0, R::max_amount));
+    REQUIRE_NOTHROW(validate<T>(a));
+
+    a = good_t();
+    a.bids[2] = above;
+    rejects(a, "bids", 2);
+    a = good_t();
+    a.bids[0] = L::max();
+    rejects(a, "bids", 0);
+    a = good_t();
+    a.ctr[3] = R::min_rate * (1 - L::epsilon());
+    rejects(a, "ctr", 3);
+    a = good_t();
+    a.ctr[1] = L::denorm_min();
+    rejects(a, "ctr", 1);
+    a = good_t();
+    a.slot_ctr[0] = 1 + L::epsilon();
+    rejects(a, "slot_ctr", 0);
+    a = good_t();
+    a.slot_ctr[1] = L::denorm_min();
+    rejects(a, "slot_ctr", 1);
+    a = good_t();
+    a.price[2] = above;
+    rejects(a, "price", 2);
+    a = good_t();
+    a.features(1, 0) = -above;
+    rejects(a, "features", 1);
+    a = good_t();
+    a.context = VectorX<T>::Constant(3, T(1));
+    a.context[2] = L::max();
+    rejects(a, "context", 2);
+    a = good_t();
+    a.priors.assign(4, ValueDist<T>::uniform(0, 1));
+    a.priors[3] = ValueDist<T>::exponential(above);
+    rejects(a, "priors", 3);
+}

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <set>
+#include <string>
 #include <vector>
 
 using namespace diffauction;
@@ -118,4 +119,29 @@ TEST_CASE("lists: invalid arguments throw input_error", "[lists][validation]") {
     }
     CHECK_THROWS_AS(for_each_list(std::span<const Index>(neg), 1, s, f), input_error);
     CHECK_THROWS_AS(count_lists(-2, 1), input_error);
+}
+
+TEST_CASE("require_enumerable: the documented limit, a typed error past it", "[lists][size]") {
+    CHECK(kMaxEnumeratedLists == std::uint64_t{1} << 20);
+    CHECK_NOTHROW(require_enumerable(30, 4, "test"));  // 682 981 lists
+    CHECK_NOTHROW(require_enumerable(1000, 1, "test"));
+    CHECK_NOTHROW(require_enumerable(5, 3, "test", count_lists_up_to(5, 3)));  // exactly at a limit
+    CHECK_THROWS_AS(require_enumerable(5, 3, "test", count_lists_up_to(5, 3) - 1), size_limit_error);
+    try {
+        require_enumerable(60, 6, "JAMA");
+        FAIL("60 x 6 passed");
+    } catch (const size_limit_error& e) {
+        CHECK(e.count() == count_lists_up_to(60, 6));
+        CHECK(e.limit() == kMaxEnumeratedLists);
+        CHECK(e.field() == "ctr");
+        CHECK(std::string(e.what()).find("JAMA enumerates every list of up to K = 6 of N = 60 candidates") !=
+              std::string::npos);
+    }
+    try {
+        require_enumerable(200, 60, "VCG");  // more than 2^64 lists: the count saturates
+        FAIL("200 x 60 passed");
+    } catch (const size_limit_error& e) {
+        CHECK(e.count() == std::numeric_limits<std::uint64_t>::max());
+        CHECK(std::string(e.what()).find("2^64 or more") != std::string::npos);
+    }
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <span>
 #include <string>
@@ -120,6 +121,36 @@ struct AuctionView {
 template <Scalar T>
 AuctionView<T> Auction<T>::view() const { return AuctionView<T>(*this); }
 
+/// The magnitudes every mechanism supports, one range per scalar type ((choice),
+/// SPEC §1; `validate` enforces it). Amounts (bids, item prices, prior parameters,
+/// features, context, and the mechanisms' own weights and boosts) lie in
+/// [-max_amount, max_amount] (bids, prices and priors >= 0); rates (ctr, slot_ctr)
+/// lie in [min_rate, 1]:
+///
+///     float:  max_amount = 2^32  ~ 4.3e9,   min_rate = 2^-31  ~ 4.7e-10
+///     double: max_amount = 2^256 ~ 1.2e77,  min_rate = 2^-255 ~ 1.7e-77
+///
+/// i.e. 2^(max_exponent / 4) and 2^(min_exponent / 4). Why: every mechanism forms
+/// products of at most four such factors (weight x bid x ctr x slot_ctr) and sums of
+/// a few thousand of them, and divides by at most three rates (a weight, a ctr, a
+/// slot factor); inside this range none of these overflows and no divisor underflows,
+/// so no price can become Inf or NaN (Inf - Inf, 0 / 0). Small amounts need no lower
+/// bound: a product that underflows rounds towards 0, and every price is kept in
+/// [0, bid] against rounding. Values outside the range are rejected with input_error
+/// naming the field, the index and the range; nothing is clamped. A slot factor above 1
+/// is rejected too: slot_ctr x ctr is a click probability.
+template <Scalar T>
+struct SupportedRange {
+    static constexpr T pow2(int e) {
+        T x = 1;
+        for (; e > 0; --e) x *= T(2);
+        for (; e < 0; ++e) x /= T(2);
+        return x;
+    }
+    static constexpr T max_amount = pow2(std::numeric_limits<T>::max_exponent / 4);
+    static constexpr T min_rate = pow2(std::numeric_limits<T>::min_exponent / 4);
+};
+
 namespace detail {
 /// True when every entry is finite. x * 0 is NaN exactly when x is Inf or NaN, so
 /// one summing pass (which Eigen vectorises, unlike the early-exit allFinite())
@@ -129,21 +160,46 @@ bool all_finite(const Eigen::DenseBase<Derived>& x) {
     using T = typename Derived::Scalar;
     return (x.derived().array() * T(0)).sum() == T(0);
 }
+/// `v` in %g notation ("4.29497e+09"), for messages.
+inline std::string shortest(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+/// "is 5e+10, outside the supported range [0, 4.29497e+09] of float (SupportedRange ...)".
+template <Scalar T>
+std::string outside_range(T v, T lo, T hi) {
+    std::string s = "is ";
+    s.append(shortest(v)).append(", outside the supported range [").append(shortest(lo));
+    s.append(", ").append(shortest(hi)).append("] of ").append(sizeof(T) == 4 ? "float" : "double");
+    return s.append(" (SupportedRange in core/auction.hpp)");
+}
+/// Throws input_error naming `field`, `index` and the range unless lo <= v <= hi (NaN fails).
+template <Scalar T>
+void require_in_range(T v, T lo, T hi, const char* field, Index index, Index auction = kNone) {
+    require(std::isfinite(v), field, index, [&] { return "is not finite (" + shortest(v) + ")"; }, auction);
+    require(v >= lo && v <= hi, field, index, [&] { return outside_range(v, lo, hi); }, auction);
+}
 // Each check runs one vectorised pass over the field; only when it fails does a
 // second pass find the first offending index for the message.
-template <Scalar T>
-void require_finite(const VectorMap<T>& v, const char* field, Index auction, bool non_negative) {
-    const bool ok = v.size() == 0 || (all_finite(v) && (!non_negative || v.minCoeff() >= T(0)));
+/// Every entry finite and in [lo, hi].
+template <class Derived>
+void require_all_in_range(const Eigen::DenseBase<Derived>& v, typename Derived::Scalar lo,
+                          typename Derived::Scalar hi, const char* field, Index auction) {
+    const bool ok = v.size() == 0 || (all_finite(v) && v.minCoeff() >= lo && v.maxCoeff() <= hi);
     if (ok) [[likely]]
         return;
-    for (Index i = 0; i < v.size(); ++i) {
-        require(std::isfinite(v[i]), field, i, [&] { return "is not finite (" + std::to_string(v[i]) + ")"; },
-                auction);
-        if (non_negative)
-            require(v[i] >= T(0), field, i, [&] { return "is negative (" + std::to_string(v[i]) + ")"; },
-                    auction);
-    }
+    const auto& m = v.derived();
+    for (Index i = 0; i < m.rows(); ++i)
+        for (Index j = 0; j < m.cols(); ++j) require_in_range(m(i, j), lo, hi, field, i, auction);
 }
+/// Amounts: finite, |v| <= max_amount (and >= 0 when `non_negative`).
+template <Scalar T>
+void require_amounts(const VectorMap<T>& v, const char* field, Index auction, bool non_negative) {
+    constexpr T hi = SupportedRange<T>::max_amount;
+    require_all_in_range(v, non_negative ? T(0) : -hi, hi, field, auction);
+}
+/// Probabilities: finite, in [0, 1] (`allow_zero`) or in [min_rate, 1].
 template <Scalar T>
 void require_probabilities(const VectorMap<T>& v, const char* field, Index auction, bool allow_zero) {
     const bool ok = v.size() == 0 || (all_finite(v) && (allow_zero ? v.minCoeff() >= T(0) : v.minCoeff() > T(0)) &&
@@ -157,13 +213,21 @@ void require_probabilities(const VectorMap<T>& v, const char* field, Index aucti
         require(v[i] <= T(1), field, i, "exceeds 1", auction);
     }
 }
+/// Rates: probabilities in [min_rate, 1] (a positive rate below min_rate names the range).
+template <Scalar T>
+void require_rates(const VectorMap<T>& v, const char* field, Index auction) {
+    require_probabilities(v, field, auction, /*allow_zero=*/false);
+    if (v.size() != 0 && v.minCoeff() < SupportedRange<T>::min_rate) [[unlikely]]
+        require_all_in_range(v, SupportedRange<T>::min_rate, T(1), field, auction);
+}
 }  // namespace detail
 
 /// Checks every rule of SPEC §1 and throws `input_error` naming the field and index:
-/// at least one candidate; bids finite and >= 0, one per candidate in an ordinary
-/// auction; ctr in (0,1]; cvr in [0,1]; prices, features and context finite
-/// (prices >= 0); optional fields either empty or sized N; slot CTRs positive,
-/// finite and non-increasing, K >= 1; owners in range and distinct; priors valid.
+/// at least one candidate; bids finite and in [0, max_amount], one per candidate in an
+/// ordinary auction; ctr in [min_rate, 1]; cvr in [0, 1]; prices in [0, max_amount];
+/// features and context finite with |x| <= max_amount; optional fields either empty or
+/// sized N; slot CTRs in [min_rate, 1] and non-increasing, K >= 1; owners in range and
+/// distinct; priors valid with parameters <= max_amount (SupportedRange above).
 /// K > N is allowed: only N slots are filled and the rest stay empty (kNone).
 /// `auction` is the index within a batch, reported in the message.
 template <Scalar T>
@@ -172,37 +236,37 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
     const Index n = a.num_candidates();
     const Index m = a.num_bidders();
     require(n > 0, "ctr", kNone, "the auction has no candidates", auction);
-    detail::require_probabilities(a.ctr, "ctr", auction, /*allow_zero=*/false);
+    detail::require_rates(a.ctr, "ctr", auction);
     if (!a.joint())
         require(m == n, "bids", kNone, [&] {
             return "has " + std::to_string(m) + " entries but the auction has " + std::to_string(n) +
                    " candidates (one bidder per candidate in an ordinary auction)";
         }, auction);
     require(m > 0, "bids", kNone, "is empty", auction);
-    detail::require_finite(a.bids, "bids", auction, /*non_negative=*/true);
+    detail::require_amounts(a.bids, "bids", auction, /*non_negative=*/true);
     if (a.cvr.size() != 0) {
         require(a.cvr.size() == n, "cvr", kNone, "must be empty or have one entry per candidate", auction);
         detail::require_probabilities(a.cvr, "cvr", auction, /*allow_zero=*/true);
     }
     if (a.price.size() != 0) {
         require(a.price.size() == n, "price", kNone, "must be empty or have one entry per candidate", auction);
-        detail::require_finite(a.price, "price", auction, /*non_negative=*/true);
+        detail::require_amounts(a.price, "price", auction, /*non_negative=*/true);
     }
     if (a.features.size() != 0) {
         require(a.features.rows() == n, "features", kNone, [&] {
             return "has " + std::to_string(a.features.rows()) + " rows but the auction has " +
                    std::to_string(n) + " candidates";
         }, auction);
-        if (!detail::all_finite(a.features)) [[unlikely]]
-            for (Index i = 0; i < a.features.rows(); ++i)
-                require(a.features.row(i).allFinite(), "features", i, "row is not finite", auction);
+        constexpr T hi = SupportedRange<T>::max_amount;
+        detail::require_all_in_range(a.features, -hi, hi, "features", auction);  // index: the row
     }
-    detail::require_finite(a.context, "context", auction, /*non_negative=*/false);
+    detail::require_amounts(a.context, "context", auction, /*non_negative=*/false);
     const Index k = a.num_slots();
     require(k > 0, "slot_ctr", kNone, "is empty (at least one slot is needed)", auction);
     for (Index s = 0; s < k; ++s) {
         require(std::isfinite(a.slot_ctr[s]), "slot_ctr", s, "is not finite", auction);
         require(a.slot_ctr[s] > T(0), "slot_ctr", s, "is not positive", auction);
+        detail::require_in_range(a.slot_ctr[s], SupportedRange<T>::min_rate, T(1), "slot_ctr", s, auction);
         if (s > 0)
             require(a.slot_ctr[s] <= a.slot_ctr[s - 1], "slot_ctr", s,
                     "is larger than the slot above it (slot CTRs must be non-increasing)", auction);
@@ -228,6 +292,10 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
                             (d.family == ValueFamily::exponential && std::isfinite(d.mean) &&
                              d.mean > T(0));
             require(ok, "priors", j, "is not a valid uniform or exponential distribution", auction);
+            const T top = d.family == ValueFamily::uniform ? d.hi : d.mean;
+            require(top <= SupportedRange<T>::max_amount, "priors", j, [&] {
+                return "has a parameter that " + detail::outside_range(top, T(0), SupportedRange<T>::max_amount);
+            }, auction);
         }
     }
 }

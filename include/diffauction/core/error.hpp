@@ -1,6 +1,7 @@
 // diffauction/core/error.hpp - the typed exceptions every public entry point throws.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -39,6 +40,21 @@ private:
     std::string field_;
     Index index_;
     Index auction_;
+};
+
+/// An auction too large for an exact method: an enumerating mechanism would visit
+/// `count()` candidate lists, more than its `limit()` (sort/lists.hpp,
+/// kMaxEnumeratedLists). Reported on field "ctr" (N) with index kNone.
+class size_limit_error : public input_error {
+public:
+    size_limit_error(std::uint64_t count, std::uint64_t limit, const std::string& what, Index auction = kNone)
+        : input_error("ctr", kNone, what, auction), count_(count), limit_(limit) {}
+    std::uint64_t count() const noexcept { return count_; }
+    std::uint64_t limit() const noexcept { return limit_; }
+
+private:
+    std::uint64_t count_;
+    std::uint64_t limit_;
 };
 
 /// A model file that cannot be read: truncated, corrupt, wrong kind or version.

@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "support/alloc_counter.hpp"
 #include "support/dna_samples.hpp"
+#include "support/extreme_inputs.hpp"
 #include "support/gradcheck.hpp"
 #include "support/mechanism_properties.hpp"
 #include "support/random_auction.hpp"
@@ -607,4 +609,23 @@ TEST_CASE("DNA: float instantiation serves and runs the relaxed pass", "[mechani
     CHECK(grad.allFinite());
     CHECK(grad.norm() > 0.0f);
     CHECK(d_bids.allFinite());
+}
+
+TEMPLATE_TEST_CASE("DNA: extreme inputs give a typed error or a finite, IR outcome (issue 15)",
+                   "[mechanisms][dna][extreme]", float, double) {
+    Dna<TestType> dna(test::small_dna_config());
+    dna.init(7);
+    test::check_extreme_inputs("DNA", dna, false);
+    // Weights that overflow the scalar: a typed error naming "features", never a NaN
+    // reaching the ranking or a price (mechanisms/learned/candidate_inputs.hpp).
+    dna.theta().setConstant(std::numeric_limits<TestType>::max() / 16);
+    Rng rng(11);
+    const auto a = test::random_auction<TestType>(rng, 4, 2, 3);
+    try {
+        (void)run(dna, a);
+        FAIL("a model with overflowing weights served");
+    } catch (const input_error& e) {
+        CHECK(e.field() == "features");
+        CHECK(std::string(e.what()).find("out of the floating-point range") != std::string::npos);
+    }
 }

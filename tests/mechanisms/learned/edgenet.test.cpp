@@ -14,10 +14,12 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "support/extreme_inputs.hpp"
 #include "support/gradcheck.hpp"
 #include "support/learned_models.hpp"
 #include "support/mechanism_properties.hpp"
@@ -454,4 +456,22 @@ TEMPLATE_TEST_CASE("EdgeNet: a saved and reloaded model gives bit-identical outc
     // A DNA-kind reader refuses it: wrong kind.
     std::istringstream other(bytes);
     CHECK_THROWS_AS(load_model<T>(other, "dna", 1), wrong_model_kind);
+}
+
+TEMPLATE_TEST_CASE("EdgeNet: extreme inputs give a typed error or a finite, IR outcome (issue 15)",
+                   "[mechanisms][edgenet][extreme]", float, double) {
+    auto edgenet = test::small_learned_model<EdgeNet<TestType>>(7);
+    test::check_extreme_inputs("EdgeNet", edgenet, false);
+    // Weights that overflow the scalar: a typed error naming "features", never a NaN
+    // reaching the ranking or a price (mechanisms/learned/candidate_inputs.hpp).
+    edgenet.theta().setConstant(std::numeric_limits<TestType>::max() / 16);
+    Rng rng(11);
+    const auto a = test::random_auction<TestType>(rng, 4, 2, 3);
+    try {
+        (void)run(edgenet, a);
+        FAIL("a model with overflowing weights served");
+    } catch (const input_error& e) {
+        CHECK(e.field() == "features");
+        CHECK(std::string(e.what()).find("out of the floating-point range") != std::string::npos);
+    }
 }

@@ -4,7 +4,8 @@
 // For every feasible list l it evaluates
 //     R(l) = sum_k c_k(l) * sum_{owners o of l_k} mu_o * b_o  +  boost(l),
 // where c_k(l) comes from a list-wise CTR model, picks l* = argmax R, and charges
-// bidder j the affine-maximiser (weighted Clarke) payment (default pivot)
+// bidder j the affine-maximiser (weighted Clarke) payment, e.g. with the pivot of
+// SPEC §3 (ClarkePivot::without_bidder)
 //     payment_j = [ max_{l without j's candidates} R(l) - R_{-j}(l*) ] / mu_j,
 // R_{-j} dropping j's own term mu_j b_j c. Price per click = payment_j / clicks_j,
 // clicks_j = sum of c_k(l*) over the slots holding a candidate j owns.
@@ -19,7 +20,10 @@
 // closed forms. A bidder may own several shown candidates (joint auctions: a brand
 // may appear with several stores); only a candidate cannot be shown twice.
 //
-// The first term of the payment (the Clarke pivot h_j) has two forms, see ClarkePivot.
+// The first term of the payment (the Clarke pivot h_j) has two forms, see ClarkePivot;
+// VCG, WVCG and JAMA use ClarkePivot::zero_bid (payments >= 0 under any boost and
+// click model), JAMA and JointVcg offer without_bidder as an option.
+// Enumerating more than kMaxEnumeratedLists lists throws size_limit_error (sort/lists.hpp).
 #pragma once
 
 #include <algorithm>
@@ -96,6 +100,7 @@ template <Scalar T, ListCtrModel<T> Model, class Boost>
 void affine_maximiser_run(const AuctionView<T>& a, const Model& model, std::span<const T> mu,
                           const Boost& boost, ClarkePivot pivot, Outcome<T>& out, AffineWorkspace<T>& ws) {
     const Index n = a.num_candidates(), k = a.num_slots(), m = a.num_bidders();
+    require_enumerable(n, k, "the affine maximiser (VCG/WVCG with a list-wise click model, boosted WVCG, JAMA)");
     const auto mb = static_cast<std::size_t>(m);
     ws.click.resize(static_cast<std::size_t>(k));
     ws.best_click.resize(static_cast<std::size_t>(k));
@@ -114,7 +119,8 @@ void affine_maximiser_run(const AuctionView<T>& a, const Model& model, std::span
         model.list_ctr(a, list, c);
         const T b = boost(a, list);
         // Plain ifs, not require(): its message argument would build a string per list.
-        if (!std::isfinite(b)) throw input_error("boost", kNone, "returned a non-finite value");
+        if (!(std::abs(b) <= SupportedRange<T>::max_amount))  // false for NaN too
+            throw input_error("boost", kNone, "returned " + detail::outside_range(std::abs(b), T(0), SupportedRange<T>::max_amount) + " (in absolute value)");
         for (std::size_t s = 0; s < list.size(); ++s) {
             if (!(std::isfinite(c[s]) && c[s] >= T(0)))
                 throw input_error("list_ctr", static_cast<Index>(s),

@@ -13,7 +13,9 @@ namespace diffauction {
 
 /// GSP with squashing exponent sigma: rank by b_i * ctr_i^sigma; the ad in slot k
 /// pays score_{k+1} / ctr_i^sigma per click (0 when nobody is ranked below it).
-/// sigma = 1 is classic eCPM GSP, sigma = 0 ranks by bid alone. Click probability
+/// sigma = 1 is classic eCPM GSP, sigma = 0 ranks by bid alone. (choice) sigma is
+/// limited to [0, 2] (input_error "sigma"): then ctr^sigma >= min_rate^2 stays a normal
+/// number over the whole SupportedRange and no price divides by an underflowed zero. Click probability
 /// of the ad in slot k is slot_ctr[k] * ctr_i. Ordinary auctions only.
 /// K > N: only N slots are filled.
 template <Scalar T>
@@ -26,8 +28,7 @@ public:
     };
 
     explicit Gsp(T sigma = T(1)) : sigma_(sigma) {
-        detail::require(std::isfinite(sigma) && sigma >= T(0), "sigma", kNone,
-                        "must be finite and >= 0");
+        detail::require(sigma >= T(0) && sigma <= T(2), "sigma", kNone, "must be in [0, 2]");
     }
     T sigma() const { return sigma_; }
 

@@ -32,7 +32,9 @@ namespace diffauction {
 ///
 /// Weights: a callable `(const AuctionView<T>&, Index bidder) -> T` given to the
 /// constructor, or a span of M per-bidder weights per call (takes precedence).
-/// Errors: input_error "mu" (size, non-finite or <= 0), "boost", "owners", "list_ctr".
+/// Errors: input_error "mu" (size, or outside [min_rate, max_amount] of SupportedRange),
+/// "boost" (non-finite or |boost| > max_amount), "owners", "list_ctr"; size_limit_error
+/// past kMaxEnumeratedLists lists (sort/lists.hpp: N = 16, K = 3 is 3 601 lists).
 template <Scalar T, ListCtrModel<T> Model = SeparableCtr>
 class Jama {
 public:
@@ -88,8 +90,8 @@ private:
 
     void run_checked(const AuctionView<T>& a, std::span<const T> mu, Outcome<T>& out, Workspace& ws) const {
         for (std::size_t j = 0; j < mu.size(); ++j)
-            if (!(std::isfinite(mu[j]) && mu[j] > T(0)))
-                throw input_error("mu", static_cast<Index>(j), "must be finite and > 0 (got " + std::to_string(mu[j]) + ")");
+            detail::require_in_range(mu[j], SupportedRange<T>::min_rate, SupportedRange<T>::max_amount, "mu",
+                                     static_cast<Index>(j));
         if (boost_)
             detail::affine_maximiser_run(a, model_, mu, boost_, pivot_, out, ws.affine);
         else

@@ -132,6 +132,7 @@ private:
     void enumerate(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
         const Index k = a.num_slots();
         const auto kk = static_cast<std::size_t>(k);
+        require_enumerable(static_cast<Index>(ws.eligible.size()), k, "Myerson with a list-wise click model");
         ws.click.resize(kk);
         ws.table_list.clear();
         ws.table_click.clear();

@@ -23,13 +23,15 @@ public:
         std::vector<Index> order;
     };
 
-    /// lambda1 must be finite and > 0; lambda2 and lambda3 finite and >= 0 (choice:
+    /// lambda1 must be in [min_rate, max_amount], lambda2 and lambda3 in [0, max_amount]
+    /// (SupportedRange in core/auction.hpp), i.e. lambda1 > 0, lambda2, lambda3 >= 0 (choice:
     /// they weight clicks and conversions, objectives a platform wants more of, and
     /// keep every score >= 0 so that "nobody below" can mean a next score of 0).
     UtilityRanking(T lambda1, T lambda2, T lambda3) : l1_(lambda1), l2_(lambda2), l3_(lambda3) {
-        require(std::isfinite(lambda1) && lambda1 > T(0), "lambda1", kNone, "must be finite and > 0");
-        require(std::isfinite(lambda2) && lambda2 >= T(0), "lambda2", kNone, "must be finite and >= 0");
-        require(std::isfinite(lambda3) && lambda3 >= T(0), "lambda3", kNone, "must be finite and >= 0");
+        constexpr T hi = SupportedRange<T>::max_amount;
+        require_in_range(lambda1, SupportedRange<T>::min_rate, hi, "lambda1", kNone);
+        require_in_range(lambda2, T(0), hi, "lambda2", kNone);
+        require_in_range(lambda3, T(0), hi, "lambda3", kNone);
     }
     T lambda1() const { return l1_; }
     T lambda2() const { return l2_; }

@@ -52,11 +52,14 @@ void require_ordinary(const AuctionView<T>& a, const char* mechanism) {
 ///   0..min(K, N) (see affine_maximiser.hpp for why shorter lists are feasible; a
 ///   (choice)), show the one with maximal SW(l) = sum_{i in l} b_i * ctr_i(l) (ties:
 ///   longer list, then lexicographically smaller), and charge each winner its
-///   externality on the others, max_{l without i} SW(l) - SW_{-i}(l*), divided by its
-///   click probability ctr_i(l*). With a model under which an ad can raise the others'
-///   clicks this payment can be negative (the ad is paid); with SeparableCtr or
-///   models where ads only hurt each other it is >= 0. Cost: O(sum_L N!/(N-L)!) model
-///   calls per auction, meant for small N.
+///   externality on the others, max_l SW_{-i}(l) - SW_{-i}(l*) (ClarkePivot::zero_bid),
+///   divided by its click probability ctr_i(l*). (choice) The zero-bid pivot, not
+///   SPEC §3's max over the lists without i: the payment is then >= 0 under any click
+///   model (issue 15: never a negative price) and IC and IR hold as well; the two agree
+///   whenever an ad appended at the bottom of a list cannot change the others' clicks
+///   (SeparableCtr, cascade-style externalities such as test::ToyCategoryCtr). Cost:
+///   O(sum_L N!/(N-L)!) model calls per auction, meant for small N; past
+///   kMaxEnumeratedLists lists, size_limit_error (sort/lists.hpp).
 template <Scalar T, ListCtrModel<T> Model = SeparableCtr>
 class Vcg {
 public:
@@ -93,7 +96,7 @@ public:
                 out.price[static_cast<std::size_t>(i)] = std::min(pay / click, a.bids[i]);
             }
         } else {
-            detail::affine_maximiser_run(a, model_, std::span<const T>(), detail::ZeroBoost{}, ClarkePivot::without_bidder, out, ws.affine);
+            detail::affine_maximiser_run(a, model_, std::span<const T>(), detail::ZeroBoost{}, ClarkePivot::zero_bid, out, ws.affine);
         }
     }
 

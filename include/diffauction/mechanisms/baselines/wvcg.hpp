@@ -22,8 +22,12 @@ namespace diffauction {
 ///     l* = argmax_l R(l),   R(l) = sum_{i in l} w_i * b_i * ctr_i(l) + beta(l),
 /// over every ordered list of distinct ads of length 0..min(K, N) (the feasible set
 /// of affine_maximiser.hpp, a (choice)), and charges the ad i in l* per click
-///     p_i = [max_{l without i} R(l) - R_{-i}(l*)] / (w_i * ctr_i(l*)),
-/// R_{-i} dropping i's own term. Weights w_i > 0 and the boost beta(l) must not
+///     p_i = [max_l R_{-i}(l) - R_{-i}(l*)] / (w_i * ctr_i(l*)),
+/// R_{-i} dropping i's own term (ClarkePivot::zero_bid). (choice) SPEC §3 takes the
+/// max over the lists without i; under a boost that rewards, say, longer lists, that
+/// pivot pays an ad whose removal shortens the list (a negative price). The zero-bid
+/// pivot keeps every payment >= 0 (issue 15) with IC and IR intact, and equals SPEC's
+/// without a boost under SeparableCtr or cascade-style click models. Weights w_i > 0 and the boost beta(l) must not
 /// depend on the bids (they may read features, ctr, context): then the mechanism is
 /// dominant-strategy IC and IR. With w = 1 and no boost it is VCG (vcg.hpp).
 ///
@@ -34,7 +38,9 @@ namespace diffauction {
 /// enumerated list including the empty one; an empty std::function means beta = 0.
 /// With SeparableCtr and no boost the closed form is used: rank by w_i b_i ctr_i,
 /// separable VCG payment of those weighted scores divided by w_i * beta_k * ctr_i.
-/// Errors: input_error "weights" (size, non-finite or <= 0), "boost" (non-finite),
+/// Errors: input_error "weights" (size, or outside [min_rate, max_amount] of
+/// SupportedRange), "boost" (non-finite or |boost| > max_amount), size_limit_error (too
+/// many lists to enumerate, sort/lists.hpp),
 /// "owners" (joint auction), "list_ctr" (model returned a bad probability).
 template <Scalar T, ListCtrModel<T> Model = SeparableCtr>
 class Wvcg {
@@ -86,8 +92,8 @@ public:
 private:
     void run_checked(const AuctionView<T>& a, std::span<const T> w, Outcome<T>& out, Workspace& ws) const {
         for (std::size_t i = 0; i < w.size(); ++i)
-            if (!(std::isfinite(w[i]) && w[i] > T(0)))
-                throw input_error("weights", static_cast<Index>(i), "must be finite and > 0 (got " + std::to_string(w[i]) + ")");
+            detail::require_in_range(w[i], SupportedRange<T>::min_rate, SupportedRange<T>::max_amount, "weights",
+                                     static_cast<Index>(i));
         if constexpr (std::is_same_v<Model, SeparableCtr>) {
             if (!boost_) {
                 closed_form(a, w, out, ws);
@@ -95,9 +101,9 @@ private:
             }
         }
         if (boost_)
-            detail::affine_maximiser_run(a, model_, w, boost_, ClarkePivot::without_bidder, out, ws.affine);
+            detail::affine_maximiser_run(a, model_, w, boost_, ClarkePivot::zero_bid, out, ws.affine);
         else
-            detail::affine_maximiser_run(a, model_, w, detail::ZeroBoost{}, ClarkePivot::without_bidder, out, ws.affine);
+            detail::affine_maximiser_run(a, model_, w, detail::ZeroBoost{}, ClarkePivot::zero_bid, out, ws.affine);
     }
 
     static void closed_form(const AuctionView<T>& a, std::span<const T> w, Outcome<T>& out, Workspace& ws) {

@@ -50,4 +50,18 @@ void check_candidate_inputs(const AuctionView<T>& a, Index feature_dim, const ch
     }, auction);
 }
 
+/// Throws input_error (field "features") unless every entry of a learned model's
+/// serving output `v` (DNA's rank scores, EdgeNet's prices) is finite. Inputs inside
+/// SupportedRange keep a model with moderate weights finite; this catches a model whose
+/// weights drive some auction's activations past the scalar's range, before a NaN
+/// could reach the ranking or a price.
+template <class Derived>
+void require_finite_output(const Eigen::DenseBase<Derived>& v, const char* mechanism, const char* quantity,
+                           Index auction = kNone) {
+    detail::require(detail::all_finite(v), "features", kNone, [&] {
+        return std::string("drive ") + mechanism + "'s " + quantity +
+               " out of the floating-point range (a non-finite value): the model cannot serve this auction";
+    }, auction);
+}
+
 }  // namespace diffauction

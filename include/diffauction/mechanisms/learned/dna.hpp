@@ -246,7 +246,7 @@ public:
             }
             score_rows(ws.bids, ws.offsets, c);
             for (std::size_t q = first; q < b; ++q)
-                fill_outcome(auctions[q], c, ws.offsets[q - first], outs[q], ws.single.order);
+                fill_outcome(auctions[q], c, ws.offsets[q - first], outs[q], ws.single.order, static_cast<Index>(q));
         }
     }
 
@@ -447,8 +447,9 @@ private:
     // The outcome of auction `a`, scored at rows o..o+N of `buf`: hard order, slots,
     // critical-bid prices (see the class comment).
     void fill_outcome(const AuctionView<T>& a, const Buffers& buf, Index o, Outcome<T>& out,
-                      std::vector<Index>& order) const {
+                      std::vector<Index>& order, Index auction = kNone) const {
         const Index n = a.num_candidates(), k = a.num_slots();
+        require_finite_output(buf.r.segment(o, n), "DNA", "rank scores", auction);
         // Slots and prices read only the first K + 1 ranks.
         detail::rank_by_score<T>(std::span<const T>(buf.r.data() + o, static_cast<std::size_t>(n)), order,
                                  static_cast<std::size_t>(k) + 1);

@@ -285,6 +285,7 @@ public:
         c.bids = a.bids;
         c.focus.clear();
         forward_rows(theta_, 1, T(0), c);
+        require_finite_output(c.price.head(n), "EdgeNet", "prices");
         out.reset(k, n);
         for (Index t = 0; t < c.steps[0]; ++t) {
             const Index i = c.pick[static_cast<std::size_t>(t)];
