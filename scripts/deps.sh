@@ -1,14 +1,18 @@
-# Sourced by scripts/main and scripts/test: installs the Debian packages the build
-# needs, only those missing (dpkg -s), so a rerun on a ready machine needs no network.
+# Sourced by scripts/main, scripts/test and scripts/fuzz: installs the Debian packages
+# the build needs, only those missing (dpkg -s), so a rerun on a ready machine needs no
+# network. `ensure_deps` checks the build's packages below; `ensure_deps PKG...` checks
+# the packages named instead (scripts/fuzz: clang and its libFuzzer runtime).
 diffauction_packages=(cmake g++ make libeigen3-dev libfmt-dev catch2 libbenchmark-dev)
 
 ensure_deps() {
+    local wanted=("$@")
+    [ ${#wanted[@]} -eq 0 ] && wanted=("${diffauction_packages[@]}")
     if ! command -v dpkg >/dev/null 2>&1; then
-        echo "deps: no dpkg here (not Debian); assuming ${diffauction_packages[*]} are installed" >&2
+        echo "deps: no dpkg here (not Debian); assuming ${wanted[*]} are installed" >&2
         return 0
     fi
     local missing=() p
-    for p in "${diffauction_packages[@]}"; do
+    for p in "${wanted[@]}"; do
         [[ "$(dpkg -s "$p" 2>/dev/null)" == *"Status: install ok installed"* ]] || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

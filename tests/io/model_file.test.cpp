@@ -264,21 +264,20 @@ TEST_CASE("io: flipping any single bit of a small file throws", "[io]") {
                 CHECK(byte < 8);
                 ++not_magic;
             } catch (const unsupported_model_version& e) {
-                // Version 1 becomes 1 | 2^k > 1.
+                // Version 1 becomes 1 | 2^k > 1, or 0 for bit 0.
                 CHECK((byte >= 8 && byte < 12));
                 CHECK(e.version() == (1u ^ (1u << (8 * (byte - 8) + static_cast<std::size_t>(bit)))));
                 ++version;
             } catch (const corrupt_model_file& e) {
-                CHECK(byte >= 8);
-                if (byte >= 8 && byte < 12) CHECK((byte == 8 && bit == 0));  // version 1 -> 0
+                CHECK(byte >= 12);
                 if (byte >= weights_begin) CHECK(e.field() == "checksum");
                 if (e.field() == "checksum") ++by_checksum;
                 ++corrupt;
             }
         }
     CHECK(not_magic == 64);
-    CHECK(version == 31);
-    CHECK(corrupt == static_cast<int>(bytes.size()) * 8 - 64 - 31);
+    CHECK(version == 32);
+    CHECK(corrupt == static_cast<int>(bytes.size()) * 8 - 64 - 32);
     CHECK(by_checksum >= 40 * 8);
 }
 
@@ -312,7 +311,7 @@ TEST_CASE("io: another mechanism's file throws wrong_model_kind", "[io]") {
     }
 }
 
-TEST_CASE("io: a newer version throws unsupported_model_version", "[io]") {
+TEST_CASE("io: version 0 and a newer version throw unsupported_model_version", "[io]") {
     auto f = small_model<double>();
     f.version = 3;
     const std::string bytes = save(f);
@@ -325,7 +324,16 @@ TEST_CASE("io: a newer version throws unsupported_model_version", "[io]") {
         CHECK(e.version() == 3u);
         CHECK(e.max_supported() == 2u);
         CHECK(contains(e.what(), "version (byte 8) is 3"));
-        CHECK(contains(e.what(), "up to 2"));
+        CHECK(contains(e.what(), "versions 1 to 2"));
+    }
+    // Version 0 is never valid: rejected before anything after the version is read
+    // (here the rest of the file is garbage and the checksum stale).
+    try {
+        (void)load<double>(Bytes{}.magic().u32(0).s.append(40, '\xFF'), "dna", 2);
+        FAIL("a version 0 file loaded");
+    } catch (const unsupported_model_version& e) {
+        CHECK(e.version() == 0u);
+        CHECK(contains(e.what(), "version (byte 8) is 0, this loader supports versions 1 to 2"));
     }
 }
 
@@ -525,6 +533,11 @@ TEST_CASE("io: save rejects an inconsistent ModelFile with input_error", "[io]")
     {
         auto f = small_model<double>();
         f.kind.clear();
+        CHECK_THROWS_AS(save(f), input_error);
+    }
+    {
+        auto f = small_model<double>();
+        f.version = 0;  // no loader would read it back
         CHECK_THROWS_AS(save(f), input_error);
     }
 }

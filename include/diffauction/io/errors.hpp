@@ -85,7 +85,8 @@ private:
     std::string expected_;
 };
 
-/// The file's version is newer than the loader supports.
+/// The file's version is not one the loader supports: 0 (versions start at 1) or newer
+/// than `max_supported()`.
 class unsupported_model_version : public model_file_error {
 public:
     unsupported_model_version(std::uint32_t version, std::uint32_t max_supported)
@@ -96,7 +97,7 @@ public:
 private:
     static std::string format(std::uint32_t version, std::uint32_t max_supported) {
         std::string s = "diffauction: model file: version (byte 8) is ";
-        s.append(std::to_string(version)).append(", this loader supports versions up to ");
+        s.append(std::to_string(version)).append(", this loader supports versions 1 to ");
         s.append(std::to_string(max_supported));
         return s;
     }

@@ -12,7 +12,7 @@
 //
 //   offset  size        field
 //   0       8           magic "DFAUCTN\0" = 44 46 41 55 43 54 4E 00
-//   8       4           version u32 (ModelFile::version, the mechanism's own number)
+//   8       4           version u32 >= 1 (ModelFile::version, the mechanism's own number)
 //   12      4 + k       kind: u32 byte length k, then k bytes (no terminator)
 //   .       1           scalar tag u8: 4 = float (binary32), 8 = double (binary64)
 //   .       8           hyper-parameter count u64 H, then H entries, each:
@@ -30,8 +30,9 @@
 //   end                 nothing may follow the checksum
 //
 // Loading checks, in this order: magic (not_a_model_file; a short prefix of the magic
-// is truncated_model_file), version (unsupported_model_version: a newer file may lay
-// out everything after the version differently, so nothing later is read), the
+// is truncated_model_file), version (unsupported_model_version unless it is in
+// 1..max_supported: a newer file may lay out everything after the version differently,
+// and no writer makes version 0, so nothing later is read), the
 // structure of every field (truncated_model_file when the data ends before a field
 // or before what a length/count declares; corrupt_model_file for impossible values),
 // the checksum (corrupt_model_file), then kind (wrong_model_kind) and scalar type
@@ -208,11 +209,13 @@ inline void require_unique(std::vector<std::pair<std::string_view, std::uint64_t
 }
 
 /// Serialises `file` (see the byte layout at the top). Throws input_error when the
-/// file cannot be written faithfully (inconsistent manifest, empty kind, ...).
+/// file cannot be written faithfully or read back (inconsistent manifest, empty kind,
+/// version 0, ...).
 template <Scalar T>
 std::string encode_model(const ModelFile<T>& file) {
     constexpr std::uint64_t kMaxLen = std::numeric_limits<std::uint32_t>::max();
     require(!file.kind.empty() && file.kind.size() <= kMaxLen, "kind", kNone, "must be non-empty (and < 4 GiB)");
+    require(file.version >= 1, "version", kNone, "must be >= 1 (no loader reads version 0)");
     Index total = 0;
     for (std::size_t i = 0; i < file.manifest.size(); ++i) {
         const auto& e = file.manifest[i];
@@ -288,7 +291,11 @@ ModelFile<T> decode_model(std::string_view data, std::string_view expected_kind,
 
     ModelFile<T> file;
     file.version = r.u32({"version"});
-    if (file.version > max_supported_version) throw unsupported_model_version(file.version, max_supported_version);
+    // (choice) Version 0 is rejected here, before anything else is read, rather than left
+    // to the checksum: versions are numbered from 1, so 0 is never a file some loader
+    // could read, and a single flipped bit of version 1 is then named for what it is.
+    if (file.version == 0 || file.version > max_supported_version)
+        throw unsupported_model_version(file.version, max_supported_version);
     file.kind = r.str({"kind"});
     const std::uint64_t tag_at = r.pos();
     const std::uint8_t tag = r.u8({"scalar"});
@@ -419,8 +426,9 @@ ModelFile<T> decode_model(std::string_view data, std::string_view expected_kind,
 // Public API.
 
 /// Writes `file` to `out` (see the byte layout at the top). Throws input_error when
-/// `file` is inconsistent (empty kind; manifest offsets not consecutive from 0; a name
-/// twice; theta's size not the manifest's total) and model_file_error when the stream fails.
+/// `file` is inconsistent (empty kind; version 0; manifest offsets not consecutive from 0;
+/// a name twice; theta's size not the manifest's total) and model_file_error when the
+/// stream fails.
 template <Scalar T>
 void save_model(std::ostream& out, const ModelFile<T>& file) {
     const std::string bytes = detail::encode_model(file);
@@ -448,7 +456,7 @@ void save_model(const std::filesystem::path& path, const ModelFile<T>& file) {
 }
 
 /// Reads a model file from `in` to its end (the file must be all that is left in the
-/// stream) and checks it: magic, version <= `max_supported_version`, structure,
+/// stream) and checks it: magic, version in 1..`max_supported_version`, structure,
 /// checksum, kind == `expected_kind`, scalar type == T. Throws the typed errors above,
 /// all model_file_errors. Every length is bounded by the bytes actually read, so a
 /// corrupt length allocates at most a small multiple of the data's own size.

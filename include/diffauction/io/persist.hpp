@@ -10,8 +10,10 @@
 //   - `static void write_config(const config_type&, HyperParams&)` and
 //     `static config_type read_config(const HyperParams&)` (typed hyper_param_error
 //     naming the key for a missing, mistyped or out-of-range value),
-//   - `config()`, `layout()` and `theta()`, and a constructor from its config that
-//     builds the same layout.
+//   - `config()`, `layout()` and `theta()`, a constructor from its config, and
+//     `static ParamLayout layout_for(const config_type&)`, the same layout built
+//     without allocating theta (the loader checks a file's manifest against it
+//     before constructing: a corrupt width cannot make it allocate gigabytes).
 // Then `save(model, stream | path)` and `load<M>(stream | path)` work for it, and a
 // loaded model is bit-identical to the saved one (tests/io/persist.test.cpp runs the
 // round trip over every learned mechanism).
@@ -50,6 +52,7 @@ concept Persistent = requires(const M& m, M& mut, const HyperParams& in, HyperPa
     { m.theta() } -> std::convertible_to<const VectorX<typename M::scalar_type>&>;
     { mut.theta() } -> std::same_as<VectorX<typename M::scalar_type>&>;
     requires std::constructible_from<M, typename M::config_type>;
+    { M::layout_for(M::read_config(in)) } -> std::same_as<ParamLayout>;
 };
 
 /// Reading a model's hyper-parameters back (what every model's from_file does).
@@ -90,11 +93,14 @@ ModelFile<typename M::scalar_type> to_model_file(const M& model) {
 
 /// Rebuilds a model from a file's contents (already checked for magic, version,
 /// checksum, kind and scalar by load_model): the config from the hyper-parameters
-/// (hyper_param_error), the layout it builds against the file's manifest
-/// (manifest_mismatch), every weight finite (corrupt_model_file "weights[i]").
+/// (hyper_param_error), the layout it implies against the file's manifest
+/// (manifest_mismatch) BEFORE the model is built, so that building it allocates no more
+/// weights than the file holds, then every weight finite (corrupt_model_file "weights[i]").
 template <Persistent M>
 M from_model_file(const ModelFile<typename M::scalar_type>& file) {
-    M model(M::read_config(file.hyper));
+    typename M::config_type config = M::read_config(file.hyper);
+    check_manifest(file, M::layout_for(config));
+    M model(std::move(config));
     model.theta() = checked_weights(file, model.layout());
     return model;
 }

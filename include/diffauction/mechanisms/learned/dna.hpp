@@ -149,12 +149,13 @@ public:
 
     /// Builds the layout: DeepSet "dna.set" over D + 2 inputs, MIN-MAX "dna.rank" over
     /// D + 2 + H features. theta is zero until `init`. Throws input_error on bad sizes.
-    explicit Dna(DnaConfig config = {})
-        : cfg_(std::move(config)),
-          // (config checked first: the comma expression runs before the encoder is built)
-          set_((check_config(cfg_), layout_), "dna.set", cfg_.feature_dim + 2, cfg_.phi1, cfg_.phi2),
-          scorer_(layout_, "dna.rank", cfg_.groups, cfg_.units, cfg_.feature_dim + 2 + set_.out_dim()),
-          theta_(VectorX<T>::Zero(layout_.size())) {}
+    explicit Dna(DnaConfig config = {}) : Dna(std::move(config), /*allocate=*/true) {}
+
+    /// The layout a model of config `c` has, without allocating its parameters: the
+    /// loader checks a file's manifest against it before building the model, so a
+    /// corrupt hyper-parameter cannot make it allocate more than the file holds
+    /// (io/persist.hpp).
+    static ParamLayout layout_for(const DnaConfig& c) { return Dna(c, /*allocate=*/false).layout_; }
 
     const DnaConfig& config() const { return cfg_; }
     const ParamLayout& layout() const { return layout_; }
@@ -412,6 +413,13 @@ public:
     }
 
 private:
+    Dna(DnaConfig config, bool allocate)
+        : cfg_(std::move(config)),
+          // (config checked first: the comma expression runs before the encoder is built)
+          set_((check_config(cfg_), layout_), "dna.set", cfg_.feature_dim + 2, cfg_.phi1, cfg_.phi2),
+          scorer_(layout_, "dna.rank", cfg_.groups, cfg_.units, cfg_.feature_dim + 2 + set_.out_dim()),
+          theta_(VectorX<T>::Zero(allocate ? layout_.size() : 0)) {}
+
     // The relaxed pass's checks of auction b beyond those the batch made when it was
     // pushed (validate): the feature width and ordinary auctions only.
     void check_batch_auction(const AuctionView<T>& a, Index b) const {

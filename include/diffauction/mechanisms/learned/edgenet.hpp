@@ -61,7 +61,7 @@ namespace diffauction {
 struct EdgeNetConfig {
     Index feature_dim = 0;             ///< D: columns of `Auction::features` (0 allowed)
     Index embed_dim = 32;              ///< E: embedding, encoder and decoder-state width
-    Index blocks = 2;                  ///< transformer encoder blocks (>= 0)
+    Index blocks = 2;                  ///< transformer encoder blocks (0 to 64)
     Index heads = 4;                   ///< attention heads (divide embed_dim)
     Index ffn_dim = 64;                ///< transformer feed-forward width
     Index attn_dim = 32;               ///< pointer-attention width
@@ -163,7 +163,14 @@ public:
 
     /// Builds the layout (names "edgenet.*"); theta is zero until `init`. Throws
     /// input_error for a bad config.
-    explicit EdgeNet(EdgeNetConfig config = {}) : cfg_((check_config(config), std::move(config))) {
+    explicit EdgeNet(EdgeNetConfig config = {}) : EdgeNet(std::move(config), /*allocate=*/true) {}
+
+    /// The layout a model of config `c` has, without allocating its parameters (the
+    /// loader checks a file's manifest against it first: io/persist.hpp).
+    static ParamLayout layout_for(const EdgeNetConfig& c) { return EdgeNet(c, /*allocate=*/false).layout_; }
+
+private:
+    EdgeNet(EdgeNetConfig config, bool allocate) : cfg_((check_config(config), std::move(config))) {
         const Index e = cfg_.embed_dim;
         embed_ = Dense<T>(layout_, "edgenet.embed", input_dim(), e);
         for (Index l = 0; l < cfg_.blocks; ++l)
@@ -187,8 +194,10 @@ public:
             pay_ = Mlp<T>(layout_, mlp_layer_names("edgenet.pay", hidden - 1, "edgenet.pay_out", 1), w0, widths,
                           Activation::elu, Activation::identity, MlpFusion::unfused);
         }
-        theta_.setZero(layout_.size());
+        if (allocate) theta_.setZero(layout_.size());
     }
+
+public:
 
     const EdgeNetConfig& config() const { return cfg_; }
     const ParamLayout& layout() const { return layout_; }
@@ -242,6 +251,9 @@ public:
         c.feature_dim = hyper_count(h, "feature_dim", 0);
         c.embed_dim = hyper_count(h, "embed_dim", 1);
         c.blocks = hyper_count(h, "blocks", 0);
+        // (choice) At most 64 blocks, like the 64 layers of hyper_widths: each block is
+        // a structure of its own, and layout_for must stay cheap on a corrupt count.
+        if (c.blocks > 64) throw hyper_param_error("blocks", "is " + std::to_string(c.blocks) + ", must be in [0, 64]");
         c.heads = hyper_count(h, "heads", 1);
         c.ffn_dim = hyper_count(h, "ffn_dim", 1);
         c.attn_dim = hyper_count(h, "attn_dim", 1);
@@ -409,7 +421,7 @@ private:
     static void check_config(const EdgeNetConfig& c) {
         detail::require(c.feature_dim >= 0, "feature_dim", kNone, "must be >= 0");
         detail::require(c.embed_dim >= 1, "embed_dim", kNone, "must be >= 1");
-        detail::require(c.blocks >= 0, "blocks", kNone, "must be >= 0");
+        detail::require(c.blocks >= 0 && c.blocks <= 64, "blocks", kNone, "must be in [0, 64]");
         detail::require(c.heads >= 1 && c.embed_dim % c.heads == 0, "heads", kNone, "must be >= 1 and divide embed_dim");
         detail::require(c.ffn_dim >= 1, "ffn_dim", kNone, "must be >= 1");
         detail::require(c.attn_dim >= 1, "attn_dim", kNone, "must be >= 1");
