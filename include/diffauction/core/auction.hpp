@@ -180,14 +180,25 @@ void require_in_range(T v, T lo, T hi, const char* field, Index index, Index auc
     require(std::isfinite(v), field, index, [&] { return "is not finite (" + shortest(v) + ")"; }, auction);
     require(v >= lo && v <= hi, field, index, [&] { return outside_range(v, lo, hi); }, auction);
 }
+/// True when every entry of `x` is finite and in [lo, hi], in one vectorised summing
+/// pass: each entry adds max(lo - x, 0) + max(x - hi, 0) (> 0 outside the range) and
+/// x * 0 (NaN for NaN and Inf, whatever max() does with a NaN), so the sum is 0 exactly
+/// when every entry passes. (choice) Not min/maxCoeff: three passes (or, with
+/// PropagateNaN, packet ops GCC 12 does not inline) made validation 25-35 % slower.
+template <class Derived>
+bool all_within(const Eigen::DenseBase<Derived>& x, typename Derived::Scalar lo, typename Derived::Scalar hi) {
+    using T = typename Derived::Scalar;
+    const auto v = x.derived().array();
+    if (lo == -hi) return ((v.abs() - hi).max(T(0)) + v * T(0)).sum() == T(0);
+    return ((lo - v).max(T(0)) + (v - hi).max(T(0)) + v * T(0)).sum() == T(0);
+}
 // Each check runs one vectorised pass over the field; only when it fails does a
-// second pass find the first offending index for the message.
+// second loop find the first offending index for the message.
 /// Every entry finite and in [lo, hi].
 template <class Derived>
 void require_all_in_range(const Eigen::DenseBase<Derived>& v, typename Derived::Scalar lo,
                           typename Derived::Scalar hi, const char* field, Index auction) {
-    const bool ok = v.size() == 0 || (all_finite(v) && v.minCoeff() >= lo && v.maxCoeff() <= hi);
-    if (ok) [[likely]]
+    if (all_within(v, lo, hi)) [[likely]]
         return;
     const auto& m = v.derived();
     for (Index i = 0; i < m.rows(); ++i)
@@ -199,26 +210,28 @@ void require_amounts(const VectorMap<T>& v, const char* field, Index auction, bo
     constexpr T hi = SupportedRange<T>::max_amount;
     require_all_in_range(v, non_negative ? T(0) : -hi, hi, field, auction);
 }
-/// Probabilities: finite, in [0, 1] (`allow_zero`) or in [min_rate, 1].
+/// Probabilities in [0, 1] (cvr).
 template <Scalar T>
-void require_probabilities(const VectorMap<T>& v, const char* field, Index auction, bool allow_zero) {
-    const bool ok = v.size() == 0 || (all_finite(v) && (allow_zero ? v.minCoeff() >= T(0) : v.minCoeff() > T(0)) &&
-                                      v.maxCoeff() <= T(1));
-    if (ok) [[likely]]
+void require_probabilities(const VectorMap<T>& v, const char* field, Index auction) {
+    if (all_within(v, T(0), T(1))) [[likely]]
         return;
     for (Index i = 0; i < v.size(); ++i) {
         require(std::isfinite(v[i]), field, i, "is not finite", auction);
-        require(allow_zero ? v[i] >= T(0) : v[i] > T(0), field, i, allow_zero ? "is negative" : "is not positive",
-                auction);
+        require(v[i] >= T(0), field, i, "is negative", auction);
         require(v[i] <= T(1), field, i, "exceeds 1", auction);
     }
 }
-/// Rates: probabilities in [min_rate, 1] (a positive rate below min_rate names the range).
+/// Rates (ctr): in [min_rate, 1]; a positive rate below min_rate names the range.
 template <Scalar T>
 void require_rates(const VectorMap<T>& v, const char* field, Index auction) {
-    require_probabilities(v, field, auction, /*allow_zero=*/false);
-    if (v.size() != 0 && v.minCoeff() < SupportedRange<T>::min_rate) [[unlikely]]
-        require_all_in_range(v, SupportedRange<T>::min_rate, T(1), field, auction);
+    if (all_within(v, SupportedRange<T>::min_rate, T(1))) [[likely]]
+        return;
+    for (Index i = 0; i < v.size(); ++i) {
+        require(std::isfinite(v[i]), field, i, "is not finite", auction);
+        require(v[i] > T(0), field, i, "is not positive", auction);
+        require(v[i] <= T(1), field, i, "exceeds 1", auction);
+        require_in_range(v[i], SupportedRange<T>::min_rate, T(1), field, i, auction);
+    }
 }
 }  // namespace detail
 
@@ -246,7 +259,7 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
     detail::require_amounts(a.bids, "bids", auction, /*non_negative=*/true);
     if (a.cvr.size() != 0) {
         require(a.cvr.size() == n, "cvr", kNone, "must be empty or have one entry per candidate", auction);
-        detail::require_probabilities(a.cvr, "cvr", auction, /*allow_zero=*/true);
+        detail::require_probabilities(a.cvr, "cvr", auction);
     }
     if (a.price.size() != 0) {
         require(a.price.size() == n, "price", kNone, "must be empty or have one entry per candidate", auction);
