@@ -111,9 +111,13 @@ TEST_CASE("Size limits: every enumerating mechanism refuses too many lists at on
     CHECK_NOTHROW(run(Wvcg<double>(weight), big));
     CHECK_NOTHROW(run(Myerson<double>(), big));
     CHECK_NOTHROW(run(JointVcg<double>(), joint));
-    // Myerson enumerates its eligible ads only: N = 60 with one eligible ad runs.
+    // Myerson's eligible-ads rule enumerates the eligible ads only: N = 60 with one
+    // eligible ad runs; the default all-ads rule counts all 60.
     auto few = big;
     few.bids.setConstant(0.1);
     few.bids[7] = 0.9;
-    CHECK(run(Myerson<double, test::ToyCategoryCtr>(), few).slots[0] == 7);
+    using ToyMyerson = Myerson<double, test::ToyCategoryCtr>;
+    const ToyMyerson eligible_only({}, ToyMyerson::default_tolerance(), MyersonLists::eligible_ads);
+    CHECK(run(eligible_only, few).slots[0] == 7);
+    refused("Myerson, externalities, all ads", ToyMyerson(), few);
 }

@@ -18,6 +18,15 @@
 
 namespace diffauction {
 
+/// Which lists Myerson's enumeration path (a list-wise click model) chooses from.
+enum class MyersonLists {
+    /// Every ordered list of distinct ads, ads with negative virtual value included: the
+    /// revenue-optimal rule when an ad can raise its neighbours' clicks (default).
+    all_ads,
+    /// Only lists of ads with phi >= 0 (the rule before issue 14; kept for comparison).
+    eligible_ads,
+};
+
 /// Myerson's optimal auction (SPEC §3). Ordinary auctions only (input_error "owners"
 /// otherwise); needs `auction.priors`, one `ValueDist` per bidder (input_error "priors"
 /// when empty). Virtual values phi_i = priors[i].virtual_value(b_i); only ads with
@@ -30,23 +39,31 @@ namespace diffauction {
 ///   z_t = inverse_virtual_value_i(s_{t+1} / ctr_i), the lowest bid that still wins
 ///   slot t, s_{t+1} = the score of the eligible ad ranked t+1 (0 when there is none:
 ///   z_t is then i's reserve price).
-/// - any other `ListCtrModel`: enumerate the lists of eligible ads, pick the one with
+/// - any other `ListCtrModel`: enumerate the feasible lists, pick the one with
 ///   maximal virtual welfare sum_{i in l} phi_i * ctr_i(l) (ties: longer list, then
 ///   lexicographically smaller), and charge P_i = b_i q_i(b_i) - int_0^{b_i} q_i(z) dz,
 ///   q_i(z) = i's click probability when it bids z and the others do not move. q_i is
 ///   a non-decreasing step function; its jumps are found by bisection on z (relative
-///   tolerance `bisection_tol` of b_i), and P_i = sum over jumps of z_jump * dq.
-///   Price per click = P_i / q_i(b_i).
+///   tolerance `bisection_tol` of b_i), and P_i = sum over jumps in (0, b_i] of
+///   z_jump * dq (q_i(0) may be > 0: such an ad is shown even at bid 0 and pays only
+///   for the clicks its bid adds). Price per click = P_i / q_i(b_i).
 ///
-/// Feasible lists (choice): every ordered list of distinct eligible ads of length
-/// 0..min(K, #eligible). Why q_i is monotone: for bids z < z' of i, let l, l' be the
-/// chosen lists. If i is ineligible at z, q_i(z) = 0 <= q_i(z'). Otherwise the
-/// feasible set is the same at z and z' (eligibility of the others does not depend on
-/// i's bid, and i is eligible at both), and optimality of l at z and of l' at z' gives
-/// (phi_i(z') - phi_i(z)) * (ctr_i(l') - ctr_i(l)) >= 0; phi_i is strictly increasing,
-/// so ctr_i(l') >= ctr_i(l). Allowing lists shorter than min(K, #eligible) keeps an ad
-/// whose presence lowers the others' virtual welfare from being forced in; with
-/// SeparableCtr a full list is always among the best, so both paths agree.
+/// Feasible lists: MyersonLists::all_ads (default) is every ordered list of distinct
+/// ads of length 0..min(K, N), ads with phi < 0 included: under a click model where an
+/// ad raises its neighbours' clicks (the market's dearer-neighbour effect), showing it
+/// can raise the virtual welfare, and the maximum over all lists is the optimal
+/// mechanism (issue 14: +3 % revenue on small market auctions). MyersonLists::eligible_ads
+/// restricts the lists to ads with phi >= 0, as before. Why q_i is monotone: for bids
+/// z < z' of i, let l, l' be the chosen lists. With all_ads the feasible set does not
+/// depend on any bid; with eligible_ads, if i is ineligible at z then q_i(z) = 0 <=
+/// q_i(z'), else the feasible set is the same at z and z'. Then optimality of l at z and
+/// of l' at z' gives (phi_i(z') - phi_i(z)) * (ctr_i(l') - ctr_i(l)) >= 0; phi_i is
+/// strictly increasing, so ctr_i(l') >= ctr_i(l). Allowing lists shorter than
+/// min(K, N) keeps an ad whose presence lowers the others' virtual welfare from being
+/// forced in; with SeparableCtr a full list of eligible ads is always among the best
+/// (an ad adds phi_i * ctr_i without moving anyone's clicks), so both paths agree.
+/// More than kMaxEnumeratedLists lists (counted over the ads the rule admits):
+/// size_limit_error (sort/lists.hpp).
 /// Cost of the enumeration path: one model call per list, then per winner
 /// O(#lists * (K + jumps * bisection steps)); meant for small N.
 template <Scalar T, ListCtrModel<T> Model = SeparableCtr>
@@ -59,6 +76,7 @@ public:
         std::vector<T> score;            ///< separable: phi_i * ctr_i (-inf if ineligible)
         std::vector<Index> order;
         std::vector<Index> eligible;
+        std::vector<Index> pool;         ///< all_ads: 0..N-1
         ListScratch lists;
         std::vector<T> click;            ///< model output for one list
         std::vector<Index> table_list;   ///< enumeration: K entries per list (kNone padded)
@@ -70,15 +88,17 @@ public:
     static constexpr T default_tolerance() { return T(64) * std::numeric_limits<T>::epsilon(); }
 
     Myerson() = default;
-    /// `bisection_tol` (used only by the enumeration path) must be in (0, 1).
-    explicit Myerson(Model model, T bisection_tol = default_tolerance())
-        : tol_(bisection_tol), model_(std::move(model)) {
+    /// `bisection_tol` (used only by the enumeration path) must be in (0, 1); `lists`
+    /// chooses the enumeration path's feasible lists (see above).
+    explicit Myerson(Model model, T bisection_tol = default_tolerance(), MyersonLists lists = MyersonLists::all_ads)
+        : tol_(bisection_tol), lists_(lists), model_(std::move(model)) {
         detail::require(std::isfinite(bisection_tol) && bisection_tol > T(0) && bisection_tol < T(1),
                         "bisection_tol", kNone, "must be in (0, 1)");
     }
 
     const Model& model() const { return model_; }
     T bisection_tol() const { return tol_; }
+    MyersonLists lists() const { return lists_; }
 
     void run(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
         validate(a);
@@ -132,11 +152,17 @@ private:
     void enumerate(const AuctionView<T>& a, Outcome<T>& out, Workspace& ws) const {
         const Index k = a.num_slots();
         const auto kk = static_cast<std::size_t>(k);
-        require_enumerable(static_cast<Index>(ws.eligible.size()), k, "Myerson with a list-wise click model");
+        const bool all = lists_ == MyersonLists::all_ads;
+        if (all) {
+            ws.pool.resize(static_cast<std::size_t>(a.num_candidates()));
+            for (Index i = 0; i < a.num_candidates(); ++i) ws.pool[static_cast<std::size_t>(i)] = i;
+        }
+        const std::span<const Index> pool(all ? ws.pool : ws.eligible);
+        require_enumerable(static_cast<Index>(pool.size()), k, "Myerson with a list-wise click model");
         ws.click.resize(kk);
         ws.table_list.clear();
         ws.table_click.clear();
-        for_each_list_up_to(std::span<const Index>(ws.eligible), k, ws.lists, [&](std::span<const Index> list) {
+        for_each_list_up_to(pool, k, ws.lists, [&](std::span<const Index> list) {
             const std::span<T> c(ws.click.data(), list.size());
             model_.list_ctr(a, list, c);
             for (std::size_t s = 0; s < kk; ++s) {
@@ -193,11 +219,12 @@ private:
                 ws.line_s[r] = own;
             }
             const ValueDist<T>& d = prior(a, i);
-            // i's click probability at bid z: 0 when ineligible, else the own-click of
-            // the first row maximising others + phi_i(z) * own (the allocation's rule).
+            // i's click probability at bid z: 0 when ineligible (eligible_ads), else the
+            // own-click of the first row maximising others + phi_i(z) * own (the
+            // allocation's rule).
             const auto q = [&](T z) {
                 const T phi = d.virtual_value(z);
-                if (phi < T(0)) return T(0);
+                if (!all && phi < T(0)) return T(0);
                 std::size_t arg = 0;
                 T top = -std::numeric_limits<T>::infinity();
                 for (std::size_t r = 0; r < rows; ++r) {
@@ -211,10 +238,12 @@ private:
             };
             const T bid = a.bids[i];
             const T width = tol_ * bid;
+            // q(0): 0 under eligible_ads (phi(0) < 0 for every supported prior: uniform
+            // -hi, exponential -mean); under all_ads an ad may be shown at bid 0.
+            const T q0 = q(T(0));
             T hi = bid, qh = clicks, pay = 0;
-            // Invariant: q(hi) >= qh > q(lo). q(0) = 0 because phi(0) < 0 for every
-            // supported prior (uniform: -hi < 0, exponential: -mean < 0).
-            while (qh > T(0)) {
+            // Invariant: q(hi) >= qh > q(lo); each pass finds the highest jump below hi.
+            while (qh > q0) {
                 T lo = 0;
                 for (int it = 0; it < 256 && hi - lo > width; ++it) {
                     const T mid = lo + (hi - lo) / T(2);
@@ -236,6 +265,7 @@ private:
     }
 
     T tol_ = default_tolerance();
+    MyersonLists lists_ = MyersonLists::all_ads;
     [[no_unique_address]] Model model_{};
 };
 
