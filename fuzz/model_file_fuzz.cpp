@@ -41,6 +41,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "support/learned_models.hpp"  // the tiny models and their bytes, shared with the tests
+
 using namespace diffauction;
 
 namespace {
@@ -50,51 +52,13 @@ namespace {
     std::abort();
 }
 
-template <class M>
-std::string bytes_of(const M& m) {
-    std::ostringstream out(std::ios::binary);
-    save(m, out);
-    return out.str();
-}
-
-/// The tiny models of tests/io/model_mutation.test.cpp: DNA D = 1, φ₁ {2, 2}, φ₂ {2},
-/// Q = 2, Z = 2; EdgeNet D = 1, E = 2, one block of one head, FFN 2, pointer 2, payment
-/// MLP {2}, 2 slots, 1 competitor; initialised from seed 11.
-template <class M>
-M tiny_model() {
-    if constexpr (std::is_same_v<M, Dna<typename M::scalar_type>>) {
-        DnaConfig c;
-        c.feature_dim = 1;
-        c.phi1 = {2, 2};
-        c.phi2 = {2};
-        c.groups = 2;
-        c.units = 2;
-        M m(c);
-        m.init(11);
-        return m;
-    } else {
-        EdgeNetConfig c;
-        c.feature_dim = 1;
-        c.embed_dim = 2;
-        c.blocks = 1;
-        c.heads = 1;
-        c.ffn_dim = 2;
-        c.attn_dim = 2;
-        c.pay_hidden = {2};
-        c.max_slots = 2;
-        c.competitors = 1;
-        c.bid_scale = 0.05;
-        M m(c);
-        m.init(11);
-        return m;
-    }
-}
-
 /// The four valid files patches start from, built once.
 const std::array<std::string, 4>& seed_files() {
     static const std::array<std::string, 4> files = {
-        bytes_of(tiny_model<Dna<float>>()), bytes_of(tiny_model<Dna<double>>()),
-        bytes_of(tiny_model<EdgeNet<float>>()), bytes_of(tiny_model<EdgeNet<double>>())};
+        test::model_bytes(test::tiny_learned_model<Dna<float>>()),
+        test::model_bytes(test::tiny_learned_model<Dna<double>>()),
+        test::model_bytes(test::tiny_learned_model<EdgeNet<float>>()),
+        test::model_bytes(test::tiny_learned_model<EdgeNet<double>>())};
     return files;
 }
 
@@ -107,7 +71,7 @@ void load_as(const std::string& bytes) {
     try {
         const M m = load<M>(in);
         if (!m.theta().allFinite()) die("a loaded model has a non-finite weight");
-        if (bytes_of(m) != bytes) die("a loaded model does not save back to the bytes it was loaded from");
+        if (test::model_bytes(m) != bytes) die("a loaded model does not save back to the bytes it was loaded from");
     } catch (const model_file_error&) {
         // The expected outcome for a damaged file.
     } catch (const std::exception& e) {
@@ -169,14 +133,6 @@ void apply_patches(std::string& file, const std::uint8_t* p, const std::uint8_t*
     }
 }
 
-/// Writes the FNV-1a 64 of all bytes but the last 8 into the last 8, little-endian.
-void reseal(std::string& bytes) {
-    if (bytes.size() < 8) return;
-    const std::size_t at = bytes.size() - 8;
-    const std::uint64_t sum = detail::fnv1a64(std::string_view(bytes).substr(0, at));
-    for (std::size_t i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((sum >> (8 * i)) & 0xFF);
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -188,7 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     std::string file = seed_files()[(mode >> 2) & 3];
     apply_patches(file, data + 1, data + size);
-    if ((mode & 2) != 0) reseal(file);
+    if ((mode & 2) != 0) test::reseal_model_bytes(file);
     load_all(file);
     return 0;
 }

@@ -36,6 +36,8 @@
 #include <utility>
 #include <variant>
 
+#include "support/learned_models.hpp"
+
 using namespace diffauction;
 
 namespace {
@@ -68,13 +70,6 @@ Attempt error(Verdict v, const std::exception& e, std::string field = {}, std::u
     return a;
 }
 
-template <class M>
-std::string bytes_of(const M& m) {
-    std::ostringstream out(std::ios::binary);
-    save(m, out);
-    return out.str();
-}
-
 /// Loads `bytes` as an M through load<M>(stream) and classifies the result.
 /// (choice) Every exception is caught here, std::exception included, so that a foreign
 /// one is reported with the mutation that caused it rather than ending the test case.
@@ -86,7 +81,7 @@ Attempt attempt(const std::string& bytes) {
         m.emplace(load<M>(in));
         Attempt a;
         a.finite = m->theta().allFinite();
-        a.round_trips = bytes_of(*m) == bytes;
+        a.round_trips = test::model_bytes(*m) == bytes;
         return a;
     } catch (const truncated_model_file& e) {
         return error(Verdict::truncated, e, e.field(), e.offset());
@@ -133,54 +128,9 @@ struct Tally {
     }
 };
 
-/// Writes the FNV-1a 64 of all bytes but the last 8 into the last 8, little-endian: the
-/// checksum a writer would have put there (files under 8 bytes are left as they are).
-void reseal(std::string& bytes) {
-    if (bytes.size() < 8) return;
-    const std::size_t at = bytes.size() - 8;
-    const std::uint64_t sum = detail::fnv1a64(std::string_view(bytes).substr(0, at));
-    for (std::size_t i = 0; i < 8; ++i) bytes[at + i] = static_cast<char>((sum >> (8 * i)) & 0xFF);
-}
-
-/// Tiny models, smaller than tests/support/learned_models.hpp's (choice: every field of
-/// the format is still there, 9 and 31 manifest entries, integer lists of two and one
-/// widths, EdgeNet's real bid_scale, but a third of the bytes, which keeps this file
-/// under the sanitizer build's time budget). DNA: D = 1, φ₁ {2, 2}, φ₂ {2}, Q = 2, Z = 2
-/// (48 weights, 861 bytes). EdgeNet: D = 1, E = 2, one block of one head, FFN 2, pointer
-/// 2, payment MLP {2}, 2 slots, 1 competitor (133 weights, 2500 bytes).
-template <class M>
-M tiny_model() {
-    if constexpr (std::is_same_v<M, Dna<double>>) {
-        DnaConfig c;
-        c.feature_dim = 1;
-        c.phi1 = {2, 2};
-        c.phi2 = {2};
-        c.groups = 2;
-        c.units = 2;
-        M m(c);
-        m.init(11);
-        return m;
-    } else {
-        EdgeNetConfig c;
-        c.feature_dim = 1;
-        c.embed_dim = 2;
-        c.blocks = 1;
-        c.heads = 1;
-        c.ffn_dim = 2;
-        c.attn_dim = 2;
-        c.pay_hidden = {2};
-        c.max_slots = 2;
-        c.competitors = 1;
-        c.bid_scale = 0.05;
-        M m(c);
-        m.init(11);
-        return m;
-    }
-}
-
 template <class M>
 std::string model_bytes() {
-    return bytes_of(tiny_model<M>());
+    return test::model_bytes(test::tiny_learned_model<M>());
 }
 
 /// Random multi-byte mutations from a seeded std::mt19937_64. Each mutation applies one
@@ -273,7 +223,7 @@ TEMPLATE_LIST_TEST_CASE("Mutation: every single-bit flip of a real model file th
     const std::string good = model_bytes<M>();
     REQUIRE(attempt<M>(good).verdict == Verdict::loaded);
     const std::size_t size = good.size();
-    const std::size_t weights_begin = size - 8 - 8 * static_cast<std::size_t>(tiny_model<M>().theta().size());
+    const std::size_t weights_begin = size - 8 - 8 * static_cast<std::size_t>(test::tiny_learned_model<M>().theta().size());
     Tally tally;
     long by_checksum = 0, weights_or_sum_by_checksum = 0;
     for (std::size_t byte = 0; byte < size; ++byte)
@@ -388,7 +338,7 @@ TEMPLATE_LIST_TEST_CASE("Mutation: with the checksum recomputed, a mutated file 
         // (choice) The weights all take one path (the model loads, or corrupt_model_file
         // "weights[i]" when the flip makes that weight non-finite): every 4th of them (34 of
         // EdgeNet's 133) saves 6 000 model loads, 1.5 s of the sanitizer build's budget.
-        const M model = tiny_model<M>();
+        const M model = test::tiny_learned_model<M>();
         const auto n_theta = static_cast<std::size_t>(model.theta().size());
         const std::size_t weights_begin = good.size() - 8 - 8 * n_theta;
         Tally tally;
@@ -400,7 +350,7 @@ TEMPLATE_LIST_TEST_CASE("Mutation: with the checksum recomputed, a mutated file 
             for (int bit = 0; bit < 8; ++bit) {
                 std::string bad = good;
                 bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
-                reseal(bad);
+                test::reseal_model_bytes(bad);
                 if (bad == good) {  // a flip in the checksum, undone by resealing
                     ++tally.unchanged;
                     continue;
@@ -452,7 +402,7 @@ TEMPLATE_LIST_TEST_CASE("Mutation: with the checksum recomputed, a mutated file 
         std::string how;
         for (int t = 0; t < kResealed; ++t) {
             std::string bad = mutator.mutate(good, how);
-            reseal(bad);
+            test::reseal_model_bytes(bad);
             if (bad == good) {
                 ++tally.unchanged;
                 continue;

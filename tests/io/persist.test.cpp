@@ -25,13 +25,6 @@ namespace {
 using LearnedModels = std::tuple<Dna<float>, Dna<double>, EdgeNet<float>, EdgeNet<double>>;
 
 template <class M>
-std::string bytes_of(const M& m) {
-    std::ostringstream out(std::ios::binary);
-    save(m, out);
-    return out.str();
-}
-
-template <class M>
 M from_bytes(const std::string& bytes) {
     std::istringstream in(bytes, std::ios::binary);
     return load<M>(in);
@@ -49,7 +42,7 @@ TEMPLATE_LIST_TEST_CASE("Persistence: save then load is the identity on every le
     INFO("model seed 11, auction seed 12");
     const M model = test::small_learned_model<M>(11);
     REQUIRE(model.theta().size() > 0);
-    const std::string bytes = bytes_of(model);
+    const std::string bytes = test::model_bytes(model);
     const M back = from_bytes<M>(bytes);
 
     CHECK((back.theta().array() == model.theta().array()).all());
@@ -58,7 +51,7 @@ TEMPLATE_LIST_TEST_CASE("Persistence: save then load is the identity on every le
         CHECK(back.layout().entries()[e].name == model.layout().entries()[e].name);
         CHECK(back.layout().entries()[e].slot.offset == model.layout().entries()[e].slot.offset);
     }
-    CHECK(bytes_of(back) == bytes);  // the config too: it is written into the bytes
+    CHECK(test::model_bytes(back) == bytes);  // the config too: it is written into the bytes
 
     Rng rng(12);
     for (int t = 0; t < 20; ++t) {
@@ -71,8 +64,8 @@ TEMPLATE_LIST_TEST_CASE("Persistence: save then load is the identity on every le
 }
 
 TEST_CASE("Persistence: a file of one mechanism is a wrong_model_kind for another", "[io][persist]") {
-    const std::string dna = bytes_of(test::small_learned_model<Dna<float>>(1));
-    const std::string edgenet = bytes_of(test::small_learned_model<EdgeNet<float>>(1));
+    const std::string dna = test::model_bytes(test::small_learned_model<Dna<float>>(1));
+    const std::string edgenet = test::model_bytes(test::small_learned_model<EdgeNet<float>>(1));
     CHECK_THROWS_AS(from_bytes<EdgeNet<float>>(dna), wrong_model_kind);
     CHECK_THROWS_AS(from_bytes<Dna<float>>(edgenet), wrong_model_kind);
     CHECK_THROWS_AS(from_bytes<Dna<double>>(dna), model_scalar_mismatch);

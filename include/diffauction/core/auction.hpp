@@ -221,7 +221,7 @@ void require_probabilities(const VectorMap<T>& v, const char* field, Index aucti
         require(v[i] <= T(1), field, i, "exceeds 1", auction);
     }
 }
-/// Rates (ctr): in [min_rate, 1]; a positive rate below min_rate names the range.
+/// Rates (ctr, slot_ctr): in [min_rate, 1]; a positive rate below min_rate names the range.
 template <Scalar T>
 void require_rates(const VectorMap<T>& v, const char* field, Index auction) {
     if (all_within(v, SupportedRange<T>::min_rate, T(1))) [[likely]]
@@ -229,7 +229,6 @@ void require_rates(const VectorMap<T>& v, const char* field, Index auction) {
     for (Index i = 0; i < v.size(); ++i) {
         require(std::isfinite(v[i]), field, i, "is not finite", auction);
         require(v[i] > T(0), field, i, "is not positive", auction);
-        require(v[i] <= T(1), field, i, "exceeds 1", auction);
         require_in_range(v[i], SupportedRange<T>::min_rate, T(1), field, i, auction);
     }
 }
@@ -276,14 +275,10 @@ void validate(const AuctionView<T>& a, Index auction = kNone) {
     detail::require_amounts(a.context, "context", auction, /*non_negative=*/false);
     const Index k = a.num_slots();
     require(k > 0, "slot_ctr", kNone, "is empty (at least one slot is needed)", auction);
-    for (Index s = 0; s < k; ++s) {
-        require(std::isfinite(a.slot_ctr[s]), "slot_ctr", s, "is not finite", auction);
-        require(a.slot_ctr[s] > T(0), "slot_ctr", s, "is not positive", auction);
-        detail::require_in_range(a.slot_ctr[s], SupportedRange<T>::min_rate, T(1), "slot_ctr", s, auction);
-        if (s > 0)
-            require(a.slot_ctr[s] <= a.slot_ctr[s - 1], "slot_ctr", s,
-                    "is larger than the slot above it (slot CTRs must be non-increasing)", auction);
-    }
+    detail::require_rates(a.slot_ctr, "slot_ctr", auction);
+    for (Index s = 1; s < k; ++s)
+        require(a.slot_ctr[s] <= a.slot_ctr[s - 1], "slot_ctr", s,
+                "is larger than the slot above it (slot CTRs must be non-increasing)", auction);
     if (a.joint()) {
         require(static_cast<Index>(a.owners.size()) == n, "owners", kNone,
                 "must be empty or have one entry per candidate", auction);

@@ -76,7 +76,6 @@ public:
         std::vector<T> score;            ///< separable: phi_i * ctr_i (-inf if ineligible)
         std::vector<Index> order;
         std::vector<Index> eligible;
-        std::vector<Index> pool;         ///< all_ads: 0..N-1
         ListScratch lists;
         std::vector<T> click;            ///< model output for one list
         std::vector<Index> table_list;   ///< enumeration: K entries per list (kNone padded)
@@ -153,16 +152,12 @@ private:
         const Index k = a.num_slots();
         const auto kk = static_cast<std::size_t>(k);
         const bool all = lists_ == MyersonLists::all_ads;
-        if (all) {
-            ws.pool.resize(static_cast<std::size_t>(a.num_candidates()));
-            for (Index i = 0; i < a.num_candidates(); ++i) ws.pool[static_cast<std::size_t>(i)] = i;
-        }
-        const std::span<const Index> pool(all ? ws.pool : ws.eligible);
-        require_enumerable(static_cast<Index>(pool.size()), k, "Myerson with a list-wise click model");
+        require_enumerable(all ? a.num_candidates() : static_cast<Index>(ws.eligible.size()), k,
+                           "Myerson with a list-wise click model");
         ws.click.resize(kk);
         ws.table_list.clear();
         ws.table_click.clear();
-        for_each_list_up_to(pool, k, ws.lists, [&](std::span<const Index> list) {
+        const auto visit = [&](std::span<const Index> list) {
             const std::span<T> c(ws.click.data(), list.size());
             model_.list_ctr(a, list, c);
             for (std::size_t s = 0; s < kk; ++s) {
@@ -173,7 +168,11 @@ private:
                 ws.table_list.push_back(in ? list[s] : kNone);
                 ws.table_click.push_back(in ? c[s] : T(0));
             }
-        });
+        };
+        if (all)
+            for_each_list_up_to(a.num_candidates(), k, ws.lists, visit);
+        else
+            for_each_list_up_to(std::span<const Index>(ws.eligible), k, ws.lists, visit);
         const std::size_t rows = ws.table_click.size() / kk;
 
         // The allocation: maximal virtual welfare, first best row wins ties.
